@@ -1,0 +1,138 @@
+"""Helpers shared by the op families' shape functions and kernels.
+
+Shape functions work on static shapes (`TensorShape`, None for unknown dims) and
+on constant values known at graph construction (`constant_value`), so that an op
+like Reshape gets a precise output shape when its shape argument is a constant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raygraph import dtypes
+from raygraph.shapes import TensorShape, format_shape, unknown_shape
+
+_KINDS = {
+    "float": lambda d: d.is_floating,
+    "int": lambda d: d.is_integer,
+    "numeric": lambda d: d.is_numeric,
+    "bool": lambda d: d.is_bool,
+    "any": lambda d: True,
+    "real_or_bool": lambda d: d.is_numeric or d.is_bool,
+}
+
+
+def check_dtype(tensor, kind: str, what: str = "input") -> None:
+    """Raises TypeError unless `tensor`'s dtype is of `kind` (float, int, numeric, bool)."""
+    if not _KINDS[kind](tensor.dtype):
+        raise TypeError(f"{what} {tensor.name!r} must be {kind}, got {tensor.dtype.name}")
+
+
+def broadcast_shape(a: TensorShape, b: TensorShape) -> TensorShape:
+    """numpy broadcasting on static shapes; unknown dims stay unknown where ambiguous."""
+    if a.dims is None or b.dims is None:
+        return unknown_shape()
+    x, y = list(a.dims), list(b.dims)
+    n = max(len(x), len(y))
+    x = [1] * (n - len(x)) + x
+    y = [1] * (n - len(y)) + y
+    out = []
+    for p, q in zip(x, y):
+        if p == 1:
+            out.append(q)
+        elif q == 1:
+            out.append(p)
+        elif p is None:
+            out.append(q)
+        elif q is None or p == q:
+            out.append(p)
+        else:
+            raise ValueError(
+                f"Incompatible shapes for broadcasting: {format_shape(a)} and {format_shape(b)}"
+            )
+    return TensorShape(out)
+
+
+def constant_value(tensor) -> np.ndarray | None:
+    """The value of `tensor` if graph construction can know it, else None."""
+    op = tensor.op
+    if op.type == "Const":
+        return op.attrs["value"]
+    if op.type == "Shape" and op.inputs[0].shape.is_fully_defined():
+        return np.array(op.inputs[0].shape.as_list(), dtype=tensor.dtype.np)
+    if op.type == "Size" and op.inputs[0].shape.is_fully_defined():
+        return np.array(op.inputs[0].shape.num_elements(), dtype=tensor.dtype.np)
+    if op.type == "Rank" and op.inputs[0].shape.ndims is not None:
+        return np.array(op.inputs[0].shape.ndims, dtype=tensor.dtype.np)
+    if op.type == "Pack":
+        values = [constant_value(t) for t in op.inputs]
+        if all(v is not None for v in values):
+            return np.stack(values, axis=op.attrs["axis"])
+    if op.type in ("Identity", "StopGradient"):
+        return constant_value(op.inputs[0])
+    if op.type == "Cast":
+        value = constant_value(op.inputs[0])
+        return None if value is None else value.astype(op.attrs["DstT"].np)
+    return None
+
+
+def partial_shape_value(tensor) -> TensorShape:
+    """What is known of a 1-D shape tensor's value, as a TensorShape (reshape, fill).
+
+    Entries that are unknown (or -1) become None; `tf.stack([tf.shape(x)[0], 10])`
+    gives [None, 10].
+    """
+    value = constant_value(tensor)
+    if value is not None:
+        return TensorShape([int(d) if d >= 0 else None for d in np.reshape(value, [-1])])
+    op = tensor.op
+    if op.type == "Pack" and op.attrs["axis"] == 0:
+        dims = []
+        for t in op.inputs:
+            v = constant_value(t)
+            dims.append(int(v) if v is not None and int(v) >= 0 else None)
+        return TensorShape(dims)
+    if op.type == "Shape":
+        return op.inputs[0].shape
+    n = tensor.shape.dims[0] if tensor.shape.ndims == 1 else None
+    return unknown_shape(n)
+
+
+def normalize_axis(axis: int, rank: int | None, op_name: str = "axis") -> int:
+    """A non-negative axis, checked against the rank when the rank is known."""
+    axis = int(axis)
+    if rank is None:
+        return axis
+    if not -rank <= axis < rank:
+        raise ValueError(f"{op_name} {axis} is out of range for a tensor of rank {rank}")
+    return axis % rank
+
+
+def reduction_axes(axis, rank: int | None) -> tuple[int, ...] | None:
+    """Axes of a reduction as a sorted tuple; None means all axes."""
+    if axis is None:
+        return None
+    axes = [axis] if np.ndim(axis) == 0 else list(np.reshape(axis, [-1]))
+    if rank is None:
+        return tuple(int(a) for a in axes)
+    return tuple(sorted({normalize_axis(a, rank) for a in axes}))
+
+
+def reduced_shape(shape: TensorShape, axis, keepdims: bool) -> TensorShape:
+    if shape.dims is None:
+        return unknown_shape()
+    axes = reduction_axes(axis, shape.ndims)
+    if axes is None:
+        axes = tuple(range(shape.ndims))
+    if keepdims:
+        return TensorShape([1 if i in axes else d for i, d in enumerate(shape.dims)])
+    return TensorShape([d for i, d in enumerate(shape.dims) if i not in axes])
+
+
+def same(x):
+    """Shape function of an elementwise unary op: the input's dtype and shape."""
+    return x.dtype, x.shape
+
+
+def as_dtype(value):
+    return dtypes.as_dtype(value)

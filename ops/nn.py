@@ -1,0 +1,1 @@
+"""nn ops (declared in the nn family)."""

@@ -1,0 +1,260 @@
+"""The op registry: every op type is declared once, as a subclass of `Op`.
+
+A declaration holds everything raygraph knows about an op, side by side:
+
+    class MatMul(Op):
+        '''Matrix product of the last two dimensions.'''
+        inputs = ("a", "b")
+        attrs = {"transpose_a": False, "transpose_b": False}
+        same_dtype = ("a", "b")
+        api = "matmul"
+
+        def infer(a, b, transpose_a, transpose_b):   # at graph construction
+            return a.dtype, matmul_shape(...)
+
+        def kernel(xp, a, b, transpose_a, transpose_b):   # xp is numpy or cupy
+            return xp.matmul(...)
+
+        def grad(op, dz):   # graph ops; one tensor or None per input
+            return [...]
+
+Defining the class registers it; a second op of the same type fails at import and
+names the file and line of the first. The methods are plain functions (no `self`).
+
+- `inputs` names the inputs in order; a name ending in "*" takes a list (AddN).
+- `attrs` maps attribute names to defaults (`REQUIRED` for none). Attributes are
+  static Python values fixed when the graph is built (axes, flags, dtypes).
+- `infer(*inputs, **attrs)` gets the input Tensors (dtype, shape, and
+  `constant_value` for shape arguments) and returns `(dtype, shape)`, or a list of
+  them for several outputs. It raises ValueError/TypeError on bad input; the graph
+  adds the op's name, type and the user's source line.
+- `kernel(xp, *inputs, **attrs)` computes the outputs from arrays. A `stateful` op
+  gets the executor's `KernelContext` instead of `xp` (it has `.xp`, variables and
+  random generators). Ops with `multi_output = True` return a sequence.
+- `grad(op, *output_grads)` builds gradient ops (see raygraph.gradients).
+- `ref_inputs` names inputs taken by reference (Assign's variable): the kernel gets
+  the variable's name, not its value, and the variable is not read.
+- `api` lists the public names (`"nn.relu"`); `raygraph` exposes a function per
+  name, generated from the declaration, unless the family module defines a
+  hand-written wrapper with `@api_function`.
+
+User code declares ops the same way (examples/custom_op.py); their classes travel
+to the device actors with the plan, so nothing needs installing on the workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+
+REQUIRED = inspect.Parameter.empty
+
+_OPS: dict[str, type[Op]] = {}
+_API: dict[str, Callable] = {}
+_API_SOURCE: dict[str, str] = {}
+
+
+def _caller_location(depth: int = 2) -> str:
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _class_statement_location() -> str:
+    """file:line of the `class` statement being executed (past any __init_subclass__)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name == "__init_subclass__":
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "<unknown>"
+
+
+class Op:
+    """Base class of op declarations; subclassing it registers a new op type."""
+
+    type: str = ""
+    inputs: tuple[str, ...] = ()
+    attrs: dict = {}
+    same_dtype: tuple[str, ...] = ()
+    ref_inputs: tuple[str, ...] = ()
+    api: str | tuple[str, ...] = ()
+    stateful: bool = False
+    multi_output: bool = False
+    differentiable: bool = True
+    defined_at: str = ""
+
+    infer: Callable = None
+    kernel: Callable = None
+    grad: Callable = None
+
+    def __init_subclass__(cls, register: bool = True, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.defined_at = _class_statement_location()
+        if register:
+            cls.type = cls.__dict__.get("type") or cls.__name__
+            _register(cls)
+
+    @classmethod
+    def input_names(cls) -> list[str]:
+        return [name.rstrip("*") for name in cls.inputs]
+
+    @classmethod
+    def is_list_input(cls, index: int) -> bool:
+        return cls.inputs[index].endswith("*")
+
+
+def _register(cls: type[Op]) -> None:
+    if not cls.type.isidentifier():
+        raise ValueError(f"Op type {cls.type!r} ({cls.defined_at}) must be an identifier")
+    if cls.type in _OPS and _OPS[cls.type].defined_at != cls.defined_at:  # a re-run cell may redefine
+        first = _OPS[cls.type]
+        raise KeyError(
+            f"Op type {cls.type!r} is declared twice: at {cls.defined_at} and first at "
+            f"{first.defined_at}"
+        )
+    missing = [m for m in ("infer", "kernel") if cls.__dict__.get(m) is None and getattr(cls, m) is None]
+    if missing:
+        raise TypeError(f"Op {cls.type!r} ({cls.defined_at}) does not define {', '.join(missing)}")
+    _OPS[cls.type] = cls
+    names = (cls.api,) if isinstance(cls.api, str) else tuple(cls.api)
+    for name in names:
+        if name not in _API:  # a hand-written wrapper, if any, takes precedence
+            _API[name] = _generated_function(cls, name)
+            _API_SOURCE[name] = _GENERATED
+
+
+def get(op_type: str) -> type[Op]:
+    """The declaration of `op_type`; a KeyError suggests near names for typos."""
+    try:
+        return _OPS[op_type]
+    except KeyError:
+        import difflib
+
+        near = difflib.get_close_matches(op_type, _OPS, n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise KeyError(f"No op type {op_type!r} is registered{hint}") from None
+
+
+def registered_ops() -> dict[str, type[Op]]:
+    """All registered op types, by type name."""
+    return dict(_OPS)
+
+
+def api_functions(prefix: str = "") -> dict[str, Callable]:
+    """Public functions whose name sits directly under `prefix` ("" or "nn.")."""
+    out = {}
+    for name, fn in _API.items():
+        if name.startswith(prefix) and "." not in name[len(prefix) :]:
+            out[name[len(prefix) :]] = fn
+    return out
+
+
+_GENERATED = "generated from an op declaration"
+
+
+def _add_api(name: str, fn: Callable, where: str) -> None:
+    first = _API_SOURCE.get(name, _GENERATED)
+    if name in _API and first != _GENERATED and first != where:
+        raise KeyError(f"API name {name!r} is defined twice: at {where} and first at {first}")
+    _API[name] = fn
+    _API_SOURCE[name] = where
+
+
+def api_function(*names: str):
+    """Registers a hand-written public function under one or more names.
+
+    Use it where TensorFlow's signature differs from the op's declaration:
+
+        @api_function("reduce_sum")
+        def reduce_sum(input_tensor, axis=None, keepdims=False, name=None): ...
+    """
+
+    def decorate(fn):
+        where = _caller_location(2)
+        for name in names:
+            _add_api(name, fn, where)
+        return fn
+
+    return decorate
+
+
+class _RegisterGradient:
+    """Decorator registering the gradient of an op type, TensorFlow style.
+
+        @RegisterGradient("MyOp")
+        def _my_op_grad(op, grad):
+            return [grad * 2.0]
+    """
+
+    def __init__(self, op_type: str):
+        self.op_type = op_type
+
+    def __call__(self, fn: Callable) -> Callable:
+        cls = get(self.op_type)
+        if cls.__dict__.get("grad") is not None:
+            first = getattr(cls, "_grad_at", cls.defined_at)
+            raise KeyError(
+                f"Gradient for {self.op_type!r} registered twice: at {_caller_location(2)} "
+                f"and first at {first}"
+            )
+        cls.grad = staticmethod(fn)
+        cls._grad_at = _caller_location(2)
+        return fn
+
+
+RegisterGradient = _RegisterGradient
+
+
+def NotDifferentiable(op_type: str) -> None:  # noqa: N802 - TensorFlow's name
+    """Declares that `op_type` has no gradient (its inputs get None)."""
+    get(op_type).differentiable = False
+
+
+def build(op_type: str, inputs, attrs=None, name=None):
+    """Adds an op of `op_type` to the default graph; returns its output(s)."""
+    from raygraph import graph  # the graph imports this module: resolved at call time
+
+    op = graph.get_default_graph().create_op(op_type, inputs, attrs or {}, name=name)
+    cls = _OPS[op_type]
+    if cls.multi_output:
+        return list(op.outputs)
+    if not op.outputs:
+        return op
+    return op.outputs[0]
+
+
+def _generated_function(cls: type[Op], api_name: str) -> Callable:
+    """A public function with TensorFlow's argument names: inputs, attrs, name."""
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in cls.input_names()]
+    required = [a for a, d in cls.attrs.items() if d is REQUIRED]
+    optional = [a for a, d in cls.attrs.items() if d is not REQUIRED]
+    params += [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in required]
+    params += [
+        inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=cls.attrs[a])
+        for a in optional
+    ]
+    params.append(inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+    signature = inspect.Signature(params)
+    n_inputs = len(cls.inputs)
+
+    def fn(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = list(bound.arguments.values())
+        attrs = dict(zip(list(bound.arguments)[n_inputs:-1], values[n_inputs:-1]))
+        return build(cls.type, values[:n_inputs], attrs, name=values[-1])
+
+    fn.__signature__ = signature
+    fn.__name__ = fn.__qualname__ = api_name.rsplit(".", 1)[-1]
+    fn.__doc__ = cls.__doc__
+    fn.__module__ = "raygraph"
+    return fn
+
+
+def bind_kernel(cls: type[Op], backend, attrs: dict) -> Callable:
+    """The kernel of `cls` with its array module (or context) and attrs bound."""
+    kernel = cls.kernel
+    attrs = {k: v for k, v in attrs.items() if not k.startswith("_")}
+    if attrs:
+        return functools.partial(kernel, backend, **attrs)
+    return functools.partial(kernel, backend)

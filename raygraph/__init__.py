@@ -1,0 +1,94 @@
+"""raygraph: TensorFlow 1.x dataflow graphs, run by Ray actors.
+
+    import raygraph as tf
+
+    x = tf.placeholder(tf.float32, [None, 3])
+    w = tf.Variable(tf.ones([3, 1]))
+    y = tf.matmul(x, w)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        print(sess.run(y, {x: [[1, 2, 3]]}))
+
+The op functions (`tf.matmul`, `tf.nn.relu`, ...) come from the op registry in
+`ops/`: each op type is declared once there, with its shape function, kernel and
+gradient. New ops registered by user code appear here under their `api` names.
+"""
+
+from __future__ import annotations
+
+import ops as _ops
+from ops import registry as _registry
+
+_ops.load_all()
+
+from raygraph import dtypes, errors  # noqa: E402
+from raygraph.device import DeviceSpec  # noqa: E402
+from raygraph.dtypes import (  # noqa: E402
+    DType,
+    as_dtype,
+    bool,  # noqa: A004 - TensorFlow's name
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+    uint16,
+)
+from raygraph.graph import (  # noqa: E402
+    Graph,
+    GraphKeys,
+    Operation,
+    Tensor,
+    add_to_collection,
+    add_to_collections,
+    colocate_with,
+    control_dependencies,
+    convert_to_tensor,
+    device,
+    get_collection,
+    get_collection_ref,
+    get_default_graph,
+    name_scope,
+    reset_default_graph,
+)
+from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient  # noqa: E402
+from raygraph.session import (  # noqa: E402
+    ConfigProto,
+    GPUOptions,
+    InteractiveSession,
+    RunMetadata,
+    RunOptions,
+    Session,
+    get_default_session,
+)
+from raygraph.shapes import Dimension, TensorShape  # noqa: E402
+from raygraph.variables import (  # noqa: E402
+    Variable,
+    all_variables,
+    global_variables,
+    global_variables_initializer,
+    initialize_all_variables,
+    local_variables,
+    local_variables_initializer,
+    trainable_variables,
+    variables_initializer,
+)
+from raygraph import nn  # noqa: E402
+
+globals().update(_registry.api_functions(""))
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Op functions registered after import (user ops) resolve here."""
+    fn = _registry._API.get(name)
+    if fn is None:
+        raise AttributeError(f"module 'raygraph' has no attribute {name!r}")
+    return fn

@@ -1,0 +1,145 @@
+"""Data types of tensors, in TensorFlow's names.
+
+A `DType` wraps one numpy dtype and answers the questions graph construction asks
+(is it floating? integer? differentiable?). Every tensor in a graph carries one.
+`as_dtype` accepts a DType, a numpy dtype or type, a Python type, or a name
+("float32"), so user code can write `tf.float32`, `np.float32` or "float32".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_PY_BOOL = type(True)  # the builtin, before this module's `bool` shadows it
+
+
+class DType:
+    """The element type of a tensor, e.g. `tf.float32`.
+
+    >>> tf.float32.as_numpy_dtype
+    <class 'numpy.float32'>
+    """
+
+    __slots__ = ("name", "_np")
+
+    def __init__(self, name: str, np_dtype):
+        self.name = name
+        self._np = np.dtype(np_dtype)
+
+    @property
+    def as_numpy_dtype(self) -> type:
+        return self._np.type
+
+    @property
+    def np(self) -> np.dtype:
+        """The numpy dtype object (internal shorthand)."""
+        return self._np
+
+    @property
+    def base_dtype(self) -> DType:
+        return self
+
+    @property
+    def is_floating(self) -> bool:
+        return self._np.kind == "f"
+
+    @property
+    def is_integer(self) -> bool:
+        return self._np.kind in "iu"
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self._np.kind == "u"
+
+    @property
+    def is_bool(self) -> bool:
+        return self._np.kind == "b"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self._np.kind in "iuf"
+
+    @property
+    def is_differentiable(self) -> bool:
+        """Only floating tensors carry gradients, as in TensorFlow."""
+        return self.is_floating
+
+    @property
+    def size(self) -> int:
+        return self._np.itemsize
+
+    @property
+    def min(self):
+        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+
+    @property
+    def max(self):
+        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+
+    def __eq__(self, other) -> bool:
+        if other is None:
+            return False
+        try:
+            return self.name == as_dtype(other).name
+        except TypeError:
+            return False
+
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"tf.{self.name}"
+
+    def __reduce__(self):
+        return as_dtype, (self.name,)
+
+
+float16 = half = DType("float16", np.float16)
+float32 = DType("float32", np.float32)
+float64 = double = DType("float64", np.float64)
+int8 = DType("int8", np.int8)
+int16 = DType("int16", np.int16)
+int32 = DType("int32", np.int32)
+int64 = DType("int64", np.int64)
+uint8 = DType("uint8", np.uint8)
+uint16 = DType("uint16", np.uint16)
+bool = DType("bool", np.bool_)  # noqa: A001 - TensorFlow's name
+string = DType("string", np.object_)
+
+_ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, uint16, bool, string]
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME.update(half=float16, double=float64)
+_BY_NP = {d.np: d for d in _ALL}
+_BY_NP[np.dtype("S")] = string
+_BY_NP[np.dtype("U")] = string
+
+
+def as_dtype(value) -> DType:
+    """Converts a DType, numpy dtype, Python type or name to a `DType`.
+
+    >>> as_dtype("float32") is tf.float32
+    True
+    """
+    if isinstance(value, DType):
+        return value
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    if value is float:
+        return float32
+    if value is int:
+        return int32
+    if value is _PY_BOOL:
+        return bool
+    try:
+        npd = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"Cannot convert {value!r} to a raygraph dtype") from None
+    if npd.kind in "SU":
+        return string
+    if npd in _BY_NP:
+        return _BY_NP[npd]
+    raise TypeError(f"Cannot convert {value!r} to a raygraph dtype: {npd} is not supported")
+

@@ -1,0 +1,394 @@
+"""`Session`: runs a graph on Ray device actors, TensorFlow 1.x style.
+
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(1000):
+            _, loss = sess.run([train_op, loss_t], feed_dict={x: xb, y: yb})
+
+`run` accepts fetches as Tensors, Operations, Variables, names ("loss:0") and
+any nesting of lists, tuples, dicts and namedtuples, and returns numpy values in
+the same structure. Feeds are checked against the fed tensor's dtype and shape
+before anything runs. The work goes to scheduler.central, which plans once per
+(fetches, feeds, targets) signature and makes one actor call per device per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from raygraph import dtypes, errors
+from raygraph.graph import Graph, Operation, Tensor, format_location, get_default_graph
+from raygraph.shapes import format_shape
+
+_GROWTH_RUNS = 10  # warn when the graph grew before this many runs in a row
+
+
+class GPUOptions:
+    """Accepted for compatibility: allow_growth, per_process_gpu_memory_fraction."""
+
+    def __init__(self, allow_growth=False, per_process_gpu_memory_fraction=1.0, visible_device_list=""):
+        self.allow_growth = allow_growth
+        self.per_process_gpu_memory_fraction = per_process_gpu_memory_fraction
+        self.visible_device_list = visible_device_list
+
+
+class ConfigProto:
+    """Session configuration, TensorFlow's fields.
+
+    >>> tf.ConfigProto(device_count={"CPU": 2}, allow_soft_placement=True)
+    """
+
+    def __init__(self, device_count=None, intra_op_parallelism_threads=0,
+                 inter_op_parallelism_threads=0, allow_soft_placement=False,
+                 log_device_placement=False, gpu_options=None, operation_timeout_in_ms=0,
+                 graph_options=None, **unknown):
+        if unknown:
+            raise TypeError(f"ConfigProto got unknown fields {sorted(unknown)}")
+        self.device_count = dict(device_count or {})
+        self.intra_op_parallelism_threads = intra_op_parallelism_threads
+        self.inter_op_parallelism_threads = inter_op_parallelism_threads
+        self.allow_soft_placement = allow_soft_placement
+        self.log_device_placement = log_device_placement
+        self.gpu_options = gpu_options or GPUOptions()
+        self.operation_timeout_in_ms = operation_timeout_in_ms
+        self.graph_options = graph_options
+
+
+class RunOptions:
+    """Per-run options; `trace_level=RunOptions.FULL_TRACE` fills RunMetadata.step_stats."""
+
+    NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
+
+    def __init__(self, trace_level=0, timeout_in_ms=0):
+        self.trace_level = trace_level
+        self.timeout_in_ms = timeout_in_ms
+
+
+class RunMetadata:
+    """Filled by a traced run: `step_stats` (see raygraph.timeline)."""
+
+    def __init__(self):
+        self.step_stats = None
+        self.partition_graphs = []
+
+
+# -- default session -----------------------------------------------------------
+
+_local = threading.local()
+
+
+def _session_stack() -> list:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+def get_default_session():
+    """The innermost session entered with `with sess:` or `sess.as_default()`, or None."""
+    stack = _session_stack()
+    return stack[-1] if stack else None
+
+
+def _session_for(graph: Graph, session=None):
+    session = session or get_default_session()
+    if session is None:
+        raise ValueError(
+            "Cannot evaluate tensor using `eval()`: No default session is registered. Use "
+            "`with sess.as_default()` or pass an explicit session to `eval(session=sess)`"
+        )
+    if session.graph is not graph:
+        raise ValueError(
+            f"Cannot use the given session to evaluate tensor: the tensor's graph "
+            f"({graph.describe()}) is different from the session's graph "
+            f"({session.graph.describe()})."
+        )
+    return session
+
+
+# -- fetches -------------------------------------------------------------------
+
+
+class _Fetches:
+    """Flattens a nested fetch structure into unique graph elements and rebuilds it."""
+
+    def __init__(self, graph: Graph, fetches):
+        self.graph = graph
+        self.elements: list = []  # unique Tensors and Operations
+        self._index: dict = {}
+        self.structure = self._flatten(fetches)
+
+    def _flatten(self, f):
+        if isinstance(f, list | tuple) and not _is_graph_element(f):
+            items = [self._flatten(x) for x in f]
+            if hasattr(f, "_fields"):  # namedtuple
+                return ("namedtuple", type(f), items)
+            return ("list" if isinstance(f, list) else "tuple", None, items)
+        if isinstance(f, Mapping):
+            return ("dict", type(f), [(k, self._flatten(v)) for k, v in f.items()])
+        if f is None:
+            raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        try:
+            element = self.graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
+        except TypeError:
+            raise TypeError(
+                f"Fetch argument {f!r} has invalid type {type(f)}, must be a string or Tensor. "
+                "(Can not convert a {type(f).__name__} into a Tensor or Operation.)"
+            ) from None
+        except (KeyError, ValueError) as e:
+            raise type(e)(f"Fetch argument {f!r} cannot be interpreted as a Tensor. ({e})") from None
+        if element not in self._index:
+            self._index[element] = len(self.elements)
+            self.elements.append(element)
+        return ("leaf", None, self._index[element])
+
+    def build(self, values: list):
+        return self._build(self.structure, values)
+
+    def _build(self, node, values):
+        kind, cls, items = node
+        if kind == "leaf":
+            return values[items]
+        if kind == "list":
+            return [self._build(x, values) for x in items]
+        if kind == "tuple":
+            return tuple(self._build(x, values) for x in items)
+        if kind == "namedtuple":
+            return cls(*[self._build(x, values) for x in items])
+        out = {k: self._build(v, values) for k, v in items}
+        return out if cls is dict else _rebuild_mapping(cls, out)
+
+
+def _rebuild_mapping(cls, items: dict):
+    try:
+        return cls(items)
+    except TypeError:
+        return items
+
+
+def _is_graph_element(f) -> bool:
+    return hasattr(f, "_as_graph_element")
+
+
+# -- the session ---------------------------------------------------------------
+
+
+class Session:
+    """A connection to the Ray device actors that run `graph`.
+
+    >>> with tf.Session() as sess:
+    ...     print(sess.run(tf.constant(2.0) * 3.0))
+    6.0
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None):
+        from scheduler import runtime
+        from scheduler.central import CentralScheduler
+
+        self.graph = graph if graph is not None else get_default_graph()
+        self.config = config or ConfigProto()
+        self._target = target
+        runtime.connect()
+        self._devices = runtime.devices(self.config.device_count)
+        if not self._devices:
+            raise errors.UnavailableError(None, None, "The Ray cluster offers no CPU or GPU to run on.")
+        self._scheduler = CentralScheduler(
+            self.graph,
+            self._devices,
+            allow_soft_placement=self.config.allow_soft_placement,
+            log_device_placement=self.config.log_device_placement,
+            intra_op_threads=self.config.intra_op_parallelism_threads or None,
+        )
+        self._closed = False
+        self._last_version = None
+        self._growth_streak = 0
+        self._warned_growth = False
+        self._context_stack: list = []
+
+    # -- lifetime --
+    def close(self) -> None:
+        """Frees this session's variables and plans on the device actors."""
+        if not self._closed:
+            self._closed = True
+            self._scheduler.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __enter__(self):
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.graph.as_default())
+        stack.enter_context(self.as_default())
+        self._context_stack.append(stack)
+        return self
+
+    def __exit__(self, *exc):
+        self._context_stack.pop().close()
+        self.close()
+        return False
+
+    @contextlib.contextmanager
+    def as_default(self):
+        """Makes this the default session for `Tensor.eval()` and `Operation.run()`."""
+        _session_stack().append(self)
+        try:
+            yield self
+        finally:
+            _session_stack().pop()
+
+    @property
+    def sess_str(self) -> str:
+        return self._target
+
+    def list_devices(self) -> list:
+        """The devices this session can place ops on (name, device_type, memory_limit_bytes)."""
+        return [_DeviceAttributes(d.name, d.device_type) for d in self._devices]
+
+    # -- running --
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Runs the ops needed for `fetches` and returns their values.
+
+        `fetches` may be a Tensor, Operation, Variable or name, or any nesting of
+        lists, tuples, dicts and namedtuples of them; the result has the same
+        structure with numpy values (None for Operations). `feed_dict` maps
+        tensors (placeholders or any other), or their names, to values.
+        """
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        self._notice_growth()
+        fetch_map = _Fetches(self.graph, fetches)
+        feeds = self._check_feeds(feed_dict or {})
+        tensors = [e for e in fetch_map.elements if isinstance(e, Tensor)]
+        targets = [e for e in fetch_map.elements if isinstance(e, Operation)]
+        plan = self._scheduler.plan_for(tensors, list(feeds), targets)
+        results = self._scheduler.run(plan, {t.name: v for t, v in feeds.items()})
+        values = []
+        for e in fetch_map.elements:
+            if isinstance(e, Operation):
+                values.append(None)
+            elif e in feeds:
+                values.append(feeds[e])
+            else:
+                values.append(_as_result(results[e.name], e))
+        return fetch_map.build(values)
+
+    def _check_feeds(self, feed_dict) -> dict[Tensor, np.ndarray]:
+        feeds = {}
+        for key, value in feed_dict.items():
+            try:
+                tensor = self.graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+            except (TypeError, ValueError, KeyError) as e:
+                raise TypeError(f"Cannot interpret feed_dict key {key!r} as a Tensor: {e}") from None
+            feeds[tensor] = _feed_value(tensor, value)
+        return feeds
+
+    def _notice_growth(self) -> None:
+        version = self.graph.version
+        if self._last_version is not None and version > self._last_version:
+            self._growth_streak += 1
+        else:
+            self._growth_streak = 0
+        if self._growth_streak >= _GROWTH_RUNS and not self._warned_growth and not self.graph.finalized:
+            self._warned_growth = True
+            new_ops = self.graph._ops[self._last_version : version]
+            lines = sorted({format_location(op.location) for op in new_ops})
+            warnings.warn(
+                f"The graph grew before each of the last {_GROWTH_RUNS} Session.run calls "
+                f"({version - self._last_version} ops added since the last run, created at "
+                f"{', '.join(lines[:5])}). Ops created inside a training loop make every step "
+                "slower and leak memory: build them once before the loop, and call "
+                "graph.finalize() to catch this.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self._last_version = version
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default on creation, for shells and notebooks."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None):
+        super().__init__(target, graph, config)
+        self._default = self.as_default()
+        self._default.__enter__()
+
+    def close(self) -> None:
+        if not self._closed and getattr(self, "_default", None) is not None:
+            with contextlib.suppress(Exception):
+                self._default.__exit__(None, None, None)
+        super().close()
+
+
+class _DeviceAttributes:
+    def __init__(self, name: str, device_type: str):
+        self.name = name
+        self.device_type = device_type
+        self.memory_limit_bytes = 0
+
+    def __repr__(self) -> str:
+        return f"_DeviceAttributes({self.name}, {self.device_type})"
+
+
+def _feed_value(tensor: Tensor, value) -> np.ndarray:
+    """The fed value as an array of the tensor's dtype; TypeError/ValueError otherwise."""
+    what = f"placeholder '{tensor.op.name}'" if tensor.op.type == "Placeholder" else f"tensor '{tensor.name}'"
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        raise TypeError(
+            f"The value of a feed cannot be a tf.Tensor object (feeding {what}). Acceptable "
+            "feed values include Python scalars, strings, lists, numpy ndarrays."
+        )
+    try:
+        array = np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is a bad feed
+        raise TypeError(f"Cannot feed a {type(value).__name__} to {what}: {e}") from None
+    if array.dtype.kind not in "biufUSO" or (array.dtype.kind == "O" and tensor.dtype != dtypes.string):
+        raise TypeError(
+            f"Cannot feed a value of type {type(value).__name__} to {what}, which has dtype "
+            f"{tensor.dtype.name}"
+        )
+    target = tensor.dtype.np
+    if array.dtype != target:
+        if not _feed_cast_ok(array.dtype, target, array):
+            raise TypeError(
+                f"Cannot feed a value of dtype {array.dtype} to {what}, which has dtype "
+                f"{tensor.dtype.name} (the conversion would lose information; cast it first)"
+            )
+        array = array.astype(target)
+    if not tensor.shape.is_compatible_with(array.shape):
+        raise ValueError(
+            f"Cannot feed value of shape {format_shape(array.shape)} for {what}, which has "
+            f"shape {format_shape(tensor.shape)}"
+        )
+    return array
+
+
+def _feed_cast_ok(src: np.dtype, dst: np.dtype, array: np.ndarray) -> bool:
+    if src.kind == dst.kind == "f":
+        return True
+    if src.kind in "iub" and dst.kind == "f":
+        return src.kind != "b"
+    if src.kind in "iu" and dst.kind in "iu":
+        info = np.iinfo(dst)
+        return array.size == 0 or (array.min() >= info.min and array.max() <= info.max)
+    if src.kind in "US" and dst.kind == "O":
+        return True
+    return False
+
+
+def _as_result(value, tensor: Tensor):
+    """A fetched value as TF returns it: a writable array, or a numpy scalar for 0-d.
+
+    Values arrive as read-only views of Ray's object store; the copy makes them the
+    user's own, as TensorFlow's are.
+    """
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return value[()]
+        if not value.flags.writeable:
+            return value.copy()
+    return value

@@ -1,0 +1,189 @@
+"""From a graph and a run request to a plan: prune, place, partition.
+
+Everything here is a pure function of the graph and the request, testable
+without Ray:
+
+    plan = build_plan(graph, fetches, feeds, targets, devices)
+
+1. `prune` keeps the ops the fetches and targets need, walking inputs and
+   control inputs backwards and stopping at fed tensors. Inputs taken by
+   reference (a variable into Assign) do not need the variable to run.
+2. `place` (scheduler.placement) gives every kept op one of the session's devices.
+3. `partition` splits the ops by device into `Partition`s: plain data (node
+   names, op types, input keys, attrs) that a device actor compiles and keeps.
+   Each edge that crosses devices becomes a transfer: the producer's partition
+   lists the tensor in `sends`, the consumer's in `recvs`.
+
+Tensor keys are tensor names ("dense/MatMul:0"). A ref input is written
+"&<variable op name>" and carries the variable's name, not a value.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from ops import registry
+from raygraph import errors
+from raygraph.graph import Graph, Operation, Tensor
+from raygraph.shapes import format_shape
+
+_plan_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op as a device actor sees it."""
+
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    arity: tuple[int, ...]
+    attrs: dict
+    num_outputs: int
+    control: tuple[str, ...] = ()
+
+
+@dataclass
+class Partition:
+    """The part of a plan that runs on one device, in topological order."""
+
+    device: str
+    nodes: list[Node]
+    feeds: list[str] = field(default_factory=list)  # fed by the driver, in this order
+    fetches: list[str] = field(default_factory=list)  # returned to the driver, in order
+    sends: list[tuple[str, str]] = field(default_factory=list)  # (key, destination device)
+    recvs: list[tuple[str, str]] = field(default_factory=list)  # (key, source device)
+    custom_ops: dict = field(default_factory=dict)  # op classes declared outside ops/
+
+
+@dataclass
+class Plan:
+    """How to run one (fetches, feeds, targets) request on the session's devices."""
+
+    id: int
+    partitions: dict[str, Partition]
+    placement: dict[str, str]  # op name -> device
+    fetch_keys: list[str]
+    feed_keys: list[str]
+
+    def fetch_location(self, key: str) -> tuple[str, int]:
+        for device, part in self.partitions.items():
+            if key in part.fetches:
+                return device, part.fetches.index(key)
+        raise KeyError(key)
+
+
+def ref_input_indices(op: Operation) -> set[int]:
+    """Flat indices of `op`'s inputs taken by reference (see ops.registry)."""
+    op_def = registry.get(op.type)
+    if not op_def.ref_inputs:
+        return set()
+    out, i = set(), 0
+    for name, n in zip(op_def.input_names(), op.input_arity):
+        if name in op_def.ref_inputs:
+            out.update(range(i, i + n))
+        i += n
+    return out
+
+
+def prune(fetches: list[Tensor], feeds: set[Tensor], targets: list[Operation]) -> list[Operation]:
+    """The ops needed to compute `fetches` and run `targets`, in creation order."""
+    needed: dict[Operation, None] = {}
+    stack = [t.op for t in fetches if t not in feeds] + list(targets)
+    while stack:
+        op = stack.pop()
+        if op in needed:
+            continue
+        needed[op] = None
+        refs = ref_input_indices(op)
+        for i, t in enumerate(op.inputs):
+            if i not in refs and t not in feeds:
+                stack.append(t.op)
+        stack.extend(op._control_inputs)
+    return sorted(needed, key=lambda op: op._id)
+
+
+def check_feeds(ops: list[Operation], feeds: set[Tensor]) -> None:
+    """Every placeholder that runs must be fed: InvalidArgumentError naming it."""
+    for op in ops:
+        if op.type == "Placeholder" and op.outputs[0] not in feeds:
+            t = op.outputs[0]
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"You must feed a value for placeholder tensor '{op.name}' with dtype "
+                f"{t.dtype.name} and shape {format_shape(t.shape)} (placeholder created at "
+                f"{_where(op)}).",
+            )
+
+
+def _where(op: Operation) -> str:
+    from raygraph.graph import format_location
+
+    return format_location(op.location)
+
+
+def build_plan(
+    graph: Graph,
+    fetches: list[Tensor],
+    feeds: list[Tensor],
+    targets: list[Operation],
+    placement_fn,
+) -> Plan:
+    """Prunes, places and partitions; `placement_fn(ops) -> {op name: device}`."""
+    fed = set(feeds)
+    ops = prune(fetches, fed, targets)
+    check_feeds(ops, fed)
+    placement = placement_fn(ops)
+    fetch_keys = [t.name for t in fetches if t not in fed]
+    feed_keys = [t.name for t in feeds]
+    partitions = partition(ops, placement, fed, fetch_keys)
+    return Plan(next(_plan_ids), partitions, placement, fetch_keys, feed_keys)
+
+
+def partition(
+    ops: list[Operation], placement: dict[str, str], fed: set[Tensor], fetch_keys: list[str]
+) -> dict[str, Partition]:
+    """Splits placed ops into one Partition per device, with transfers between them."""
+    parts: dict[str, Partition] = {}
+    producer_device: dict[str, str] = {}
+    fed_names = {t.name for t in fed}
+
+    def part(device: str) -> Partition:
+        if device not in parts:
+            parts[device] = Partition(device, [])
+        return parts[device]
+
+    for op in ops:
+        device = placement[op.name]
+        p = part(device)
+        refs = ref_input_indices(op)
+        keys = []
+        for i, t in enumerate(op.inputs):
+            if i in refs:
+                keys.append("&" + t.op.name)
+                continue
+            key = t.name
+            keys.append(key)
+            source = "driver" if key in fed_names else producer_device[key]
+            if source == "driver":
+                if key not in p.feeds:
+                    p.feeds.append(key)
+            elif source != device and (key, source) not in p.recvs:
+                p.recvs.append((key, source))
+                parts[source].sends.append((key, device))
+        control = tuple(c.name for c in op._control_inputs if placement.get(c.name) == device)
+        p.nodes.append(
+            Node(op.name, op.type, tuple(keys), op.input_arity, dict(op.attrs), len(op.outputs), control)
+        )
+        for t in op.outputs:
+            producer_device[t.name] = device
+        op_def = registry.get(op.type)
+        if not op_def.__module__.startswith("ops."):
+            p.custom_ops[op.type] = op_def
+
+    for key in fetch_keys:
+        device = producer_device[key]
+        parts[device].fetches.append(key)
+    return parts
