@@ -5,7 +5,7 @@ state, random, control) declares its ops there when imported. `raygraph`
 imports every family, so importing raygraph registers every built-in op.
 """
 
-FAMILIES = ("math", "array", "reduce", "nn", "state", "random", "control")
+FAMILIES = ("math", "array", "reduce", "nn", "state", "random", "control", "training")
 
 
 def load_all() -> None:

@@ -266,4 +266,47 @@ def zeros_like(tensor, dtype=None, name=None, optimize=True):
     return out if dtype is None or dtypes.as_dtype(dtype) == tensor.dtype else tf.cast(out, dtype)
 
 
+class BroadcastTo(Op):
+    """`input` broadcast numpy-style to `shape`."""
+
+    inputs = ("input", "shape")
+    api = "broadcast_to"
+
+    def infer(input, shape):  # noqa: A002
+        from ops.common import broadcast_shape
+
+        target = partial_shape_value(shape)
+        broadcast_shape(input.shape, target)  # raises if incompatible
+        return input.dtype, target
+
+    def kernel(xp, input, shape):  # noqa: A002
+        return xp.broadcast_to(input, tuple(int(d) for d in shape))
+
+    def grad(op, dy):
+        from raygraph.gradients import reduce_to_shape
+
+        return [reduce_to_shape(dy, op.inputs[0]), None]
+
+
+class OnesLike(Op):
+    """Ones with the shape and dtype of x."""
+
+    inputs = ("x",)
+    differentiable = False
+
+    def infer(x):
+        return same(x)
+
+    def kernel(xp, x):
+        return xp.ones_like(x)
+
+
+@api_function("ones_like")
+def ones_like(tensor, dtype=None, name=None, optimize=True):
+    """Ones with the shape of `tensor` (and its dtype unless `dtype` is given)."""
+    tensor = convert_to_tensor(tensor)
+    out = build("OnesLike", [tensor], name=name or "ones_like")
+    return out if dtype is None or dtypes.as_dtype(dtype) == tensor.dtype else tf.cast(out, dtype)
+
+
 del TensorShape

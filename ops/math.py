@@ -21,6 +21,7 @@ class _Binary(Op, register=False):
     inputs = ("x", "y")
     same_dtype = ("x", "y")
     kind = "numeric"
+    broadcasts = True
 
     def __init_subclass__(cls, **kwargs):
         kind = cls.kind
@@ -129,7 +130,7 @@ class Neg(_Unary):
         return xp.negative(x)
 
     def grad(op, dy):
-        return [negative(dy)]
+        return [tf.negative(dy)]
 
 
 class Abs(_Unary):
@@ -167,6 +168,35 @@ class Exp(_Unary):
         return [dy * op.outputs[0]]
 
 
+class AddN(Op):
+    """The elementwise sum of a list of tensors of one shape and dtype."""
+
+    inputs = ("inputs*",)
+    same_dtype = ("inputs",)
+    api = ("add_n", "math.add_n")
+
+    def infer(inputs):
+        if not inputs:
+            raise ValueError("add_n needs at least one tensor")
+        shape = inputs[0].shape
+        for t in inputs[1:]:
+            if not shape.is_compatible_with(t.shape):
+                raise ValueError(f"all inputs must have one shape, got {shape} and {t.shape}")
+            shape = shape.merge_with(t.shape)
+        return inputs[0].dtype, shape
+
+    def kernel(xp, inputs):
+        if len(inputs) == 1:
+            return inputs[0]
+        out = xp.add(inputs[0], inputs[1])
+        for x in inputs[2:]:  # accumulate in place into the fresh sum (0-d sums are scalars)
+            out = xp.add(out, x, out=out) if out.ndim else out + x
+        return out
+
+    def grad(op, dz):
+        return [dz] * len(op.inputs)
+
+
 # -- comparisons --------------------------------------------------------------
 
 
@@ -201,6 +231,7 @@ class MatMul(Op):
     attrs = {"transpose_a": False, "transpose_b": False}
     same_dtype = ("a", "b")
     api = ("matmul", "linalg.matmul")
+    broadcasts = True  # over batch dimensions
 
     def infer(a, b, transpose_a, transpose_b):
         check_dtype(a, "numeric", "a")

@@ -29,19 +29,36 @@ class Sum(_Reduce):
 
     def grad(op, dy):
         x = op.inputs[0]
-        if not op.attrs["keepdims"]:
-            dy = tf.reshape(dy, _kept_shape(x, op.attrs["axis"]))
-        return [dy * tf.ones_like(x)]
+        return [tf.broadcast_to(_keep_dims(dy, x, op), tf.shape(x))]
 
 
-def _kept_shape(x, axis):
-    """The shape `x` reduces to with keepdims=True, as a tensor (1 on reduced axes)."""
-    rank = x.shape.ndims
-    axes = reduction_axes(axis, rank)
-    if rank is not None and x.shape.is_fully_defined():
-        dims = [1 if axes is None or i in axes else d for i, d in enumerate(x.shape.dims)]
-        return dims
-    return build("ReducedShape", [tf.shape(x)], {"axis": axes})
+def _keep_dims(dy, x, op):
+    """`dy` of a reduction reshaped to keepdims=True form (1 on the reduced axes)."""
+    if op.attrs["keepdims"]:
+        return dy
+    axes = op.attrs["axis"]
+    dims = x.shape.dims
+    if dims is not None:
+        kept = [1 if axes is None or i in axes else d for i, d in enumerate(dims)]
+        if all(d is not None for d in kept):
+            return tf.reshape(dy, kept)
+    return tf.reshape(dy, build("ReducedShape", [tf.shape(x)], {"axis": axes}))
+
+
+class ReducedShape(Op):
+    """`shape` with the reduced axes set to 1: the keepdims shape of a reduction."""
+
+    inputs = ("shape",)
+    attrs = {"axis": None}
+    differentiable = False
+
+    def infer(shape, axis):
+        return shape.dtype, shape.shape
+
+    def kernel(xp, shape, axis):
+        out = xp.array(shape, copy=True)
+        out[list(range(len(out))) if axis is None else list(axis)] = 1
+        return out
 
 
 def _reduce_api(op_type: str, name: str):
@@ -71,3 +88,31 @@ def _static_axis(axis):
 
 
 reduce_sum = api_function("reduce_sum", "math.reduce_sum")(_reduce_api("Sum", "reduce_sum"))
+
+
+class ReduceToShape(Op):
+    """Sums `input` down to `shape` over the dims along which `shape` broadcasts to it.
+
+    The gradient driver's run-time fallback (raygraph.gradients.reduce_to_shape)
+    when the broadcast dimensions are not known while the graph is built.
+    """
+
+    inputs = ("input", "shape")
+
+    def infer(input, shape):  # noqa: A002
+        from ops.common import partial_shape_value
+
+        return input.dtype, partial_shape_value(shape)
+
+    def kernel(xp, input, shape):  # noqa: A002
+        shape = tuple(int(d) for d in shape)
+        if input.shape == shape:
+            return input
+        lead = input.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, d in enumerate(shape) if d == 1 and input.shape[lead + i] != 1
+        )
+        return xp.sum(input, axis=axes, keepdims=True, dtype=input.dtype).reshape(shape)
+
+    def grad(op, dy):
+        return [dy * tf.ones_like(op.inputs[0]), None]

@@ -32,6 +32,9 @@ names the file and line of the first. The methods are plain functions (no `self`
   gets the executor's `KernelContext` instead of `xp` (it has `.xp`, variables and
   random generators). Ops with `multi_output = True` return a sequence.
 - `grad(op, *output_grads)` builds gradient ops (see raygraph.gradients).
+- `broadcasts = True` marks ops whose inputs broadcast numpy-style; their `grad`
+  returns gradients of the output's shape and the gradient driver sums them
+  back to each input's shape.
 - `ref_inputs` names inputs taken by reference (Assign's variable): the kernel gets
   the variable's name, not its value, and the variable is not read.
 - `api` lists the public names (`"nn.relu"`); `raygraph` exposes a function per
@@ -81,6 +84,7 @@ class Op:
     stateful: bool = False
     multi_output: bool = False
     differentiable: bool = True
+    broadcasts: bool = False
     defined_at: str = ""
 
     infer: Callable = None

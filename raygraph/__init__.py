@@ -57,7 +57,8 @@ from raygraph.graph import (  # noqa: E402
     name_scope,
     reset_default_graph,
 )
-from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient  # noqa: E402
+from raygraph.gradients import gradients  # noqa: E402
+from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
 from raygraph.session import (  # noqa: E402
     ConfigProto,
     GPUOptions,
@@ -79,7 +80,9 @@ from raygraph.variables import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
-from raygraph import nn  # noqa: E402
+from raygraph import initializers, layers, losses, nn, train  # noqa: E402
+from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
+from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 
 globals().update(_registry.api_functions(""))
 

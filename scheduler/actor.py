@@ -26,13 +26,23 @@ from scheduler.transport import pack_all
 
 
 def array_module(name: str):
-    """numpy, or cupy on a GPU device."""
-    if name == "cupy":
-        import cupy
+    """The array module kernels run with: "numpy", "cupy", or "auto".
 
-        return cupy
+    "auto" (GPU devices) takes cupy when it imports and sees a CUDA device, and
+    numpy otherwise, so fake GPUs declared to Ray run the same kernels on the CPU.
+    """
     import numpy
 
+    if name == "numpy":
+        return numpy
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy
+    except Exception:  # noqa: BLE001 - no cupy, no driver, or no device
+        if name == "cupy":
+            raise
     return numpy
 
 
@@ -53,7 +63,12 @@ class DeviceActor:
             self._blas_limit = threadpool_limits(limits=intra_op_threads)
 
     def ping(self) -> dict:
-        return {"device": self.device, "pid": os.getpid(), "sessions": len(self.sessions)}
+        return {
+            "device": self.device,
+            "pid": os.getpid(),
+            "array_module": self.xp.__name__,
+            "sessions": len(self.sessions),
+        }
 
     def run(self, session_id: str, plan_id: int, feeds: list, partition=None):
         state = self.sessions.setdefault(session_id, SessionState())

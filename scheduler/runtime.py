@@ -102,7 +102,5 @@ def _start_actor(device: Device, intra_op_threads: int | None):
 
 
 def _array_module_for(device: Device) -> str:
-    """cupy on a GPU device when cupy and a CUDA GPU are usable there, else numpy."""
-    if device.device_type != "GPU" or os.environ.get("RAYGRAPH_FAKE_GPU"):
-        return "numpy"
-    return "cupy"
+    """numpy on CPUs; on GPUs the actor picks cupy when it sees a CUDA device."""
+    return "auto" if device.device_type == "GPU" else "numpy"

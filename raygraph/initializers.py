@@ -1,0 +1,3 @@
+"""raygraph.initializers (being written)."""
+
+__all__: list[str] = []

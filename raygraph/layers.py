@@ -1,0 +1,3 @@
+"""raygraph.layers (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""raygraph.losses (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""raygraph.train.optimizers (being written)."""
+
+__all__: list[str] = []

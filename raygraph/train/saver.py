@@ -1,0 +1,3 @@
+"""raygraph.train.saver (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""raygraph.train.training_util (being written)."""
+
+__all__: list[str] = []

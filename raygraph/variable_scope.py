@@ -1,0 +1,3 @@
+"""raygraph.variable_scope (being written)."""
+
+__all__: list[str] = []
