@@ -35,6 +35,9 @@ names the file and line of the first. The methods are plain functions (no `self`
 - `broadcasts = True` marks ops whose inputs broadcast numpy-style; their `grad`
   returns gradients of the output's shape and the gradient driver sums them
   back to each input's shape.
+- `read_at_use = True` marks ops that read state (VariableV2): they run just
+  before their first consumer instead of where they were created, so a read
+  ordered after an assignment (control dependencies) sees the new value.
 - `ref_inputs` names inputs taken by reference (Assign's variable): the kernel gets
   the variable's name, not its value, and the variable is not read.
 - `api` lists the public names (`"nn.relu"`); `raygraph` exposes a function per
@@ -85,6 +88,7 @@ class Op:
     multi_output: bool = False
     differentiable: bool = True
     broadcasts: bool = False
+    read_at_use: bool = False
     defined_at: str = ""
 
     infer: Callable = None

@@ -18,7 +18,7 @@ class VariableV2(Op):
 
     attrs = {"shape": REQUIRED, "dtype": REQUIRED, "container": "", "shared_name": ""}
     stateful = True
-    differentiable = True
+    read_at_use = True
 
     def infer(shape, dtype, container, shared_name):
         return dtype, as_shape(shape)

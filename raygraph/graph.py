@@ -33,11 +33,8 @@ from raygraph import dtypes as _dtypes
 from raygraph.device import DeviceSpec
 from raygraph.shapes import TensorShape, as_shape, format_shape
 
-_PACKAGE_DIRS = tuple(
-    os.path.dirname(os.path.abspath(p)) + os.sep
-    for p in (__file__, registry.__file__, os.path.dirname(registry.__file__))
-)
-_INTERNAL = _PACKAGE_DIRS + (os.path.join(os.path.dirname(os.path.dirname(registry.__file__)), "scheduler") + os.sep,)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_INTERNAL = tuple(os.path.join(_ROOT, pkg) + os.sep for pkg in ("raygraph", "ops", "scheduler"))
 
 
 def user_location() -> tuple[str, int, str]:
@@ -582,6 +579,9 @@ def _convert_inputs(graph, op_def, inputs, location):
         group = list(value) if op_def.is_list_input(i) else [value]
         dtype_hint = hint if name in op_def.same_dtype else None
         for v in group:
+            if name in op_def.ref_inputs:
+                flat.append(_ref_input(op_def, name, v, location))
+                continue
             try:
                 t = convert_to_tensor(v, preferred_dtype=dtype_hint, name=name)
             except (TypeError, ValueError) as e:
@@ -601,6 +601,18 @@ def _convert_inputs(graph, op_def, inputs, location):
                     f"{first_name!r}. Cast one with tf.cast."
                 )
     return flat, arity
+
+
+def _ref_input(op_def, name, value, location) -> Tensor:
+    """A by-reference input: the variable itself (its VariableV2 output), not its value."""
+    t = _unwrap(value)
+    if not (isinstance(t, Tensor) and registry.get(t.op.type).stateful and t.op.type.startswith("Variable")):
+        got = f"Tensor {t.name!r} from a {t.op.type} op" if isinstance(t, Tensor) else repr(t)
+        raise TypeError(
+            f"Input {name!r} of {op_def.type} (at {format_location(location)}) must be a "
+            f"Variable, got {got}"
+        )
+    return t
 
 
 def _named(names, flat, arity):

@@ -101,7 +101,22 @@ def prune(fetches: list[Tensor], feeds: set[Tensor], targets: list[Operation]) -
             if i not in refs and t not in feeds:
                 stack.append(t.op)
         stack.extend(op._control_inputs)
-    return sorted(needed, key=lambda op: op._id)
+    return sorted(needed, key=lambda op: _run_position(op, needed))
+
+
+def _run_position(op: Operation, needed) -> float:
+    """Where `op` runs: its creation index, or just before its first consumer for ops
+    that read state (`read_at_use`, e.g. VariableV2), so that a read ordered after an
+    assignment by control dependencies sees the assigned value, as TF's refs do."""
+    if not registry.get(op.type).read_at_use:
+        return op._id
+    consumers = [
+        c._id
+        for t in op.outputs
+        for c in t.consumers()
+        if c in needed and any(x is t for i, x in enumerate(c.inputs) if i not in ref_input_indices(c))
+    ]
+    return min(consumers) - 0.5 if consumers else op._id
 
 
 def check_feeds(ops: list[Operation], feeds: set[Tensor]) -> None:
