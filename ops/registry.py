@@ -44,8 +44,9 @@ names the file and line of the first. The methods are plain functions (no `self`
   name, generated from the declaration, unless the family module defines a
   hand-written wrapper with `@api_function`.
 
-User code declares ops the same way (examples/custom_op.py); their classes travel
-to the device actors with the plan, so nothing needs installing on the workers.
+User code declares ops the same way (examples/custom_op.py); their kernels travel
+to the device actors with the plan (`KernelSpec`), so nothing needs installing on
+the workers.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 REQUIRED = inspect.Parameter.empty
 
@@ -257,6 +259,28 @@ def _generated_function(cls: type[Op], api_name: str) -> Callable:
     fn.__doc__ = cls.__doc__
     fn.__module__ = "raygraph"
     return fn
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """The run-time part of an op declaration, as plain data.
+
+    User-declared ops travel to the device actors as a KernelSpec (their kernel
+    function pickled by value), not as their class: the actor needs only this.
+    """
+
+    type: str
+    inputs: tuple[str, ...]
+    kernel: Callable
+    stateful: bool
+    multi_output: bool
+
+    def is_list_input(self, index: int) -> bool:
+        return self.inputs[index].endswith("*")
+
+
+def kernel_spec(cls: type[Op]) -> KernelSpec:
+    return KernelSpec(cls.type, tuple(cls.inputs), cls.kernel, cls.stateful, cls.multi_output)
 
 
 def bind_kernel(cls: type[Op], backend, attrs: dict) -> Callable:

@@ -54,7 +54,7 @@ class Partition:
     fetches: list[str] = field(default_factory=list)  # returned to the driver, in order
     sends: list[tuple[str, str]] = field(default_factory=list)  # (key, destination device)
     recvs: list[tuple[str, str]] = field(default_factory=list)  # (key, source device)
-    custom_ops: dict = field(default_factory=dict)  # op classes declared outside ops/
+    custom_ops: dict = field(default_factory=dict)  # KernelSpecs of ops declared outside ops/
 
 
 @dataclass
@@ -196,7 +196,7 @@ def partition(
             producer_device[t.name] = device
         op_def = registry.get(op.type)
         if not op_def.__module__.startswith("ops."):
-            p.custom_ops[op.type] = op_def
+            p.custom_ops[op.type] = registry.kernel_spec(op_def)
 
     for key in fetch_keys:
         device = producer_device[key]
