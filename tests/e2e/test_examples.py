@@ -1,0 +1,48 @@
+"""Every example runs, in-process, against the test session's Ray, and does its job."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_example_has_a_test():
+    names = {f[:-3] for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".py")}
+    with open(__file__) as f:
+        source = f.read()
+    missing = [n for n in names if f'load_example("{n}")' not in source]
+    assert not missing, f"examples without a test: {missing}"
+
+
+def test_linear_regression_recovers_the_line():
+    w, b = load_example("linear_regression").main(steps=200)
+    assert w == pytest.approx(3.0, abs=0.05) and b == pytest.approx(2.0, abs=0.05)
+
+
+def test_mnist_style_mlp_learns_digits():
+    accuracy = load_example("mnist_style_mlp").main(epochs=20)
+    assert accuracy > 0.93
+
+
+def test_custom_op_trains():
+    first, last = load_example("custom_op").main()
+    assert last < first / 5
+
+
+def test_train_digits_reaches_97_percent(tmp_path, capsys):
+    accuracy = load_example("train_digits").main(["--checkpoint-dir", str(tmp_path)])
+    assert accuracy >= 0.97
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("test accuracy: ")
+    assert any(name.startswith("model.ckpt-") for name in os.listdir(tmp_path))

@@ -1,0 +1,95 @@
+"""examples/train_digits.py runs unchanged as a Ray job.
+
+Starts a second, private Ray cluster with `ray start --head --block` (its own ports
+and temp dir), submits the example with `ray job submit --working-dir .`, waits for
+SUCCEEDED and finds the accuracy line in the job's logs. The test runs inside the
+loopback namespace like the whole suite, so the cluster binds 127.0.0.1 only; it
+stops exactly the processes it started.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.cluster
+
+
+def _ray_bin() -> str:
+    path = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
+    if not os.path.exists(path):
+        pytest.fail("the `ray` command is not installed (pip install 'ray[default]')")
+    return path
+
+
+def _env(tmp_path) -> dict:
+    env = dict(os.environ)
+    env.update(RAY_AUTH_MODE="token", RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1")
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+@pytest.fixture
+def head_node(tmp_path):
+    ray = _ray_bin()
+    temp_dir = f"/tmp/rg-job-{os.getpid()}"
+    dashboard_port = 8365
+    cmd = [
+        ray, "start", "--head", "--block", "--port=6480", f"--dashboard-port={dashboard_port}",
+        "--dashboard-host=127.0.0.1", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+        "--object-store-memory=200000000", f"--temp-dir={temp_dir}", "--include-dashboard=true",
+        "--ray-client-server-port=10101", "--min-worker-port=11000", "--max-worker-port=11999",
+        "--dashboard-agent-listen-port=52466", "--metrics-export-port=8181",
+    ]
+    log = open(tmp_path / "ray-start.log", "w")
+    proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    address = f"http://127.0.0.1:{dashboard_port}"
+    try:
+        _wait_for_dashboard(ray, address, tmp_path, proc)
+        yield address
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _wait_for_dashboard(ray, address, tmp_path, proc, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("ray start exited early:\n" + (tmp_path / "ray-start.log").read_text()[-3000:])
+        result = subprocess.run([ray, "job", "list", "--address", address], env=_env(tmp_path),
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        time.sleep(2)
+    pytest.fail("the head node's dashboard did not come up:\n" + (tmp_path / "ray-start.log").read_text()[-3000:])
+
+
+def test_train_digits_as_a_ray_job(head_node, tmp_path):
+    ray = _ray_bin()
+    result = subprocess.run(
+        [ray, "job", "submit", "--address", head_node, "--working-dir", ".", "--",
+         "python", "examples/train_digits.py", "--epochs", "30", "--checkpoint-dir", str(tmp_path / "ckpt")],
+        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "SUCCEEDED" in output, output[-4000:]
+    match = re.search(r"test accuracy: ([0-9.]+)", output)
+    assert match, output[-4000:]
+    assert float(match.group(1)) >= 0.97
