@@ -143,8 +143,10 @@ class Tensor:
     def __reduce__(self):
         raise TypeError(f"Tensor {self.name} cannot be pickled; fetch its value with Session.run.")
 
-    def _api(name):  # noqa: N805 - builds the operator methods below
+    def _api(name, convert=True):  # noqa: N805 - builds the operator methods below
         def method(self, *args):
+            if convert:
+                args = [_operand(a, self) for a in args]
             return registry._API[name](self, *args)
 
         method.__name__ = name
@@ -152,7 +154,7 @@ class Tensor:
 
     def _rapi(name):  # noqa: N805
         def method(self, other):
-            return registry._API[name](other, self)
+            return registry._API[name](_operand(other, self), self)
 
         return method
 
@@ -172,8 +174,18 @@ class Tensor:
     __invert__ = _api("logical_not")
     __neg__ = _api("negative")
     __abs__ = _api("abs")
-    __getitem__ = _api("_slice_helper")
+    __getitem__ = _api("_slice_helper", convert=False)
     del _api, _rapi
+
+
+def _operand(value, tensor: Tensor):
+    """The other operand of a Tensor operator, converted to the tensor's dtype as TF does.
+
+    So `2 * x`, `x - 1` and `np.ones(3) * x` take x's dtype; a Tensor stays as it is.
+    """
+    if isinstance(_unwrap(value), Tensor | Operation) or hasattr(value, "_as_tensor"):
+        return value
+    return convert_to_tensor(value, dtype=tensor.dtype)
 
 
 class NodeDef:
@@ -453,7 +465,7 @@ class Graph:
         location = user_location()
         if name and name.endswith("/"):
             op_name = name[:-1]
-            self._names_in_use[op_name.lower()] = self._names_in_use.get(op_name.lower(), 0) + 1
+            self._names_in_use.setdefault(op_name.lower(), 1)  # the scope that made it counted it
         else:
             op_name = self.unique_name(name or op_def.type)
         with self.name_scope(op_name + "/"):  # constants made from inputs: "<op>/<input>"

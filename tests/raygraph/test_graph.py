@@ -78,8 +78,10 @@ def test_python_numbers_take_the_other_operands_dtype():
     assert (x + 1).dtype == tf.float64
     assert (2 * x).dtype == tf.float64
     i = tf.placeholder(tf.int32, [2])
-    with pytest.raises(TypeError, match="does not match"):
+    with pytest.raises(TypeError, match="int32"):
         i + 1.5
+    with pytest.raises(TypeError, match="does not match"):
+        tf.add(i, tf.constant(1.5))
 
 
 def test_shape_error_fails_at_construction_naming_shapes_and_line():
