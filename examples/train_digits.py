@@ -69,13 +69,14 @@ def main(argv=None) -> float:
     tf.set_random_seed(args.seed)
     images, labels, training, loss, train_op, accuracy, global_step = build_model(args.learning_rate)
     saver = tf.train.Saver(max_to_keep=2)
+    init = tf.global_variables_initializer()
     tf.get_default_graph().finalize()  # the loop below adds no ops
 
     rng = np.random.default_rng(args.seed)
     steps_per_epoch = int(np.ceil(len(x_train) / args.batch_size))
     start = time.time()
     with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
+        sess.run(init)
         with tqdm(total=args.epochs * steps_per_epoch, unit="step", mininterval=0.5) as bar:
             for epoch in range(args.epochs):
                 order = rng.permutation(len(x_train))

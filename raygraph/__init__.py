@@ -80,13 +80,30 @@ from raygraph.variables import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
-from raygraph import initializers, layers, losses, nn, train  # noqa: E402
+from raygraph import initializers, layers, linalg, losses, math, nn, random, train  # noqa: E402
+from raygraph.random import set_random_seed  # noqa: E402
 from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
 from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 
 globals().update(_registry.api_functions(""))
 
+from raygraph import compat  # noqa: E402
+
 __version__ = "0.1.0"
+newaxis = None
+
+
+def disable_eager_execution() -> None:
+    """Does nothing: raygraph always builds graphs (kept for tf.compat.v1 programs)."""
+
+
+def disable_v2_behavior() -> None:
+    """Does nothing: raygraph has TensorFlow 1.x behaviour (kept for tf.compat.v1 programs)."""
+
+
+def executing_eagerly() -> bool:
+    """Always False: ops build a graph; values come from Session.run."""
+    return False
 
 
 def __getattr__(name: str):
