@@ -24,6 +24,7 @@ def ray_cluster():
     """A local Ray instance shared by every test."""
     if not ray.is_initialized():
         ray.init(
+            address="local",  # always a fresh instance, never a cluster left by `ray start`
             num_cpus=4,
             num_gpus=2,
             object_store_memory=300 * 1024 * 1024,
