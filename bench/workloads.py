@@ -96,7 +96,7 @@ class Chain(Workload):
 
         def step():
             v = x
-            for i in range(CHAIN // 4):
+            for _ in range(CHAIN // 4):
                 v = sub(add(mul(v, consts[0]), consts[1]), consts[2])
                 v = mul(v, consts[3])
             return v

@@ -21,7 +21,7 @@ from ops import registry as _registry
 
 _ops.load_all()
 
-from raygraph import dtypes, errors  # noqa: E402
+from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, train  # noqa: E402  # noqa: E402
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
@@ -40,6 +40,7 @@ from raygraph.dtypes import (  # noqa: E402
     uint8,
     uint16,
 )
+from raygraph.gradients import gradients  # noqa: E402
 from raygraph.graph import (  # noqa: E402
     Graph,
     GraphKeys,
@@ -57,7 +58,8 @@ from raygraph.graph import (  # noqa: E402
     name_scope,
     reset_default_graph,
 )
-from raygraph.gradients import gradients  # noqa: E402
+from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
+from raygraph.random import set_random_seed  # noqa: E402
 from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
 from raygraph.session import (  # noqa: E402
     ConfigProto,
@@ -69,6 +71,7 @@ from raygraph.session import (  # noqa: E402
     get_default_session,
 )
 from raygraph.shapes import Dimension, TensorShape  # noqa: E402
+from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 from raygraph.variables import (  # noqa: E402
     Variable,
     all_variables,
@@ -80,10 +83,6 @@ from raygraph.variables import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
-from raygraph import initializers, layers, linalg, losses, math, nn, random, train  # noqa: E402
-from raygraph.random import set_random_seed  # noqa: E402
-from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
-from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 
 globals().update(_registry.api_functions(""))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_PY_BOOL = type(True)  # the builtin, before this module's `bool` shadows it
+_PY_BOOL = type(True)  # noqa: UP003 - the builtin, before this module's `bool` shadows it
 
 
 class DType:

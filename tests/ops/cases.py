@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import raygraph as tf
-
 
 @dataclass
 class Case:
