@@ -89,7 +89,14 @@ def test_train_digits_as_a_ray_job(head_node, tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "SUCCEEDED" in output, output[-4000:]
-    match = re.search(r"test accuracy: ([0-9.]+)", output)
-    assert match, output[-4000:]
+    job_id = re.search(r"Job '(raysubmit_\w+)'", output).group(1)
+    status = subprocess.run(  # the job's status, as the Jobs API reports it
+        [sys.executable, "-c", "import sys; from ray.job_submission import JobSubmissionClient as C; "
+         "print(C(sys.argv[1]).get_job_status(sys.argv[2]).value)", head_node, job_id],
+        env=_env(tmp_path), capture_output=True, text=True)
+    assert status.stdout.strip() == "SUCCEEDED", status.stdout + status.stderr
+    logs = subprocess.run([ray, "job", "logs", "--address", head_node, job_id],
+                          env=_env(tmp_path), capture_output=True, text=True).stdout
+    match = re.search(r"test accuracy: ([0-9.]+)", logs)
+    assert match, logs[-4000:]
     assert float(match.group(1)) >= 0.97
