@@ -21,7 +21,7 @@ from ops import registry as _registry
 
 _ops.load_all()
 
-from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, train  # noqa: E402  # noqa: E402
+from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, timeline, train  # noqa: E402
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,

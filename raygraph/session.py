@@ -10,6 +10,14 @@ any nesting of lists, tuples, dicts and namedtuples, and returns numpy values in
 the same structure. Feeds are checked against the fed tensor's dtype and shape
 before anything runs. The work goes to scheduler.central, which plans once per
 (fetches, feeds, targets) signature and makes one actor call per device per run.
+
+Devices come from the Ray cluster (scheduler.runtime): `list_devices()` names
+them "/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i".
+`ConfigProto` fields that shape execution: device_count (CPU devices per node,
+GPUs used), intra_op_parallelism_threads (BLAS threads in the device actors),
+inter_op_parallelism_threads (the actors' pools), allow_soft_placement,
+log_device_placement, operation_timeout_in_ms. `RunOptions(trace_level=
+FULL_TRACE)` fills `RunMetadata.step_stats` (see raygraph.timeline).
 """
 
 from __future__ import annotations
@@ -60,20 +68,34 @@ class ConfigProto:
 
 
 class RunOptions:
-    """Per-run options; `trace_level=RunOptions.FULL_TRACE` fills RunMetadata.step_stats."""
+    """Per-run options; any `trace_level` above NO_TRACE fills RunMetadata.step_stats.
+
+    >>> opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE, timeout_in_ms=5000)
+    """
 
     NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
 
-    def __init__(self, trace_level=0, timeout_in_ms=0):
+    def __init__(self, trace_level=0, timeout_in_ms=0, output_partition_graphs=False,
+                 report_tensor_allocations_upon_oom=False, inter_op_thread_pool=0):
         self.trace_level = trace_level
         self.timeout_in_ms = timeout_in_ms
+        self.output_partition_graphs = output_partition_graphs
+        self.report_tensor_allocations_upon_oom = report_tensor_allocations_upon_oom
+        self.inter_op_thread_pool = inter_op_thread_pool
 
 
 class RunMetadata:
-    """Filled by a traced run: `step_stats` (see raygraph.timeline)."""
+    """Filled by a traced run: `step_stats` (per device, per node; see raygraph.timeline).
+
+    `partition_graphs` lists, with RunOptions(output_partition_graphs=True), each
+    device's partition: an object with `.device` and `.node` (the nodes, with
+    name, op, input and device as in a NodeDef).
+    """
 
     def __init__(self):
-        self.step_stats = None
+        from scheduler.step_stats import StepStats
+
+        self.step_stats = StepStats()
         self.partition_graphs = []
 
 
@@ -201,7 +223,9 @@ class Session:
             self._devices,
             allow_soft_placement=self.config.allow_soft_placement,
             log_device_placement=self.config.log_device_placement,
-            intra_op_threads=self.config.intra_op_parallelism_threads or None,
+            intra_op_threads=self.config.intra_op_parallelism_threads,
+            inter_op_threads=self.config.inter_op_parallelism_threads,
+            operation_timeout_in_ms=self.config.operation_timeout_in_ms,
         )
         self._closed = False
         self._last_version = None
@@ -246,8 +270,15 @@ class Session:
         return self._target
 
     def list_devices(self) -> list:
-        """The devices this session can place ops on (name, device_type, memory_limit_bytes)."""
-        return [_DeviceAttributes(d.name, d.device_type) for d in self._devices]
+        """The devices this session can place ops on: name, device_type, memory_limit_bytes.
+
+        >>> [d.name for d in sess.list_devices()]
+        ['/job:worker/replica:0/task:0/device:CPU:0', '/job:worker/replica:0/task:0/device:GPU:0']
+        """
+        return [
+            _DeviceAttributes(d.name, d.device_type, d.memory_limit_bytes, i + 1)
+            for i, d in enumerate(self._devices)
+        ]
 
     # -- running --
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
@@ -266,7 +297,15 @@ class Session:
         tensors = [e for e in fetch_map.elements if isinstance(e, Tensor)]
         targets = [e for e in fetch_map.elements if isinstance(e, Operation)]
         plan = self._scheduler.plan_for(tensors, list(feeds), targets)
-        results = self._scheduler.run(plan, {t.name: v for t, v in feeds.items()})
+        trace = options is not None and getattr(options, "trace_level", 0) > RunOptions.NO_TRACE
+        results, stats = self._scheduler.run(
+            plan,
+            {t.name: v for t, v in feeds.items()},
+            trace=trace,
+            timeout_in_ms=getattr(options, "timeout_in_ms", 0) if options is not None else 0,
+        )
+        if run_metadata is not None:
+            _fill_metadata(run_metadata, plan, stats, options)
         values = []
         for e in fetch_map.elements:
             if isinstance(e, Operation):
@@ -324,11 +363,36 @@ class InteractiveSession(Session):
         super().close()
 
 
+def _fill_metadata(run_metadata, plan, stats, options) -> None:
+    """RunMetadata of a run: step_stats when traced, partition graphs when asked."""
+    if stats is not None:
+        run_metadata.step_stats = stats
+    if options is not None and getattr(options, "output_partition_graphs", False):
+        run_metadata.partition_graphs = [_PartitionGraph(d, p) for d, p in plan.partitions.items()]
+
+
+class _PartitionGraph:
+    """One device's partition, shaped like a GraphDef: `.node` lists NodeDef-like nodes."""
+
+    def __init__(self, device: str, partition):
+        self.device = device
+        self.node = [_PartitionNode(n, device) for n in partition.nodes]
+
+
+class _PartitionNode:
+    def __init__(self, node, device: str):
+        self.name = node.name
+        self.op = node.type
+        self.input = [k.lstrip("&") for k in node.inputs] + ["^" + c.lstrip("^") for c in node.control]
+        self.device = device
+
+
 class _DeviceAttributes:
-    def __init__(self, name: str, device_type: str):
+    def __init__(self, name: str, device_type: str, memory_limit_bytes: int = 0, incarnation: int = 0):
         self.name = name
         self.device_type = device_type
-        self.memory_limit_bytes = 0
+        self.memory_limit_bytes = memory_limit_bytes
+        self.incarnation = incarnation
 
     def __repr__(self) -> str:
         return f"_DeviceAttributes({self.name}, {self.device_type})"

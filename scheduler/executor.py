@@ -1,38 +1,50 @@
-"""The local executor: runs one partition of a plan on one device.
+"""The local executor: a partition of a plan, compiled once into straight-line code.
 
-A partition is compiled once into a straight-line Python function, one line per
-node, kernels bound with their attrs ahead of time:
+A partition is split into units (scheduler.segments) and each unit is compiled
+into one Python function, one line per node, kernels bound with their attrs
+ahead of time. Values cross unit boundaries through the run's store `V` (a
+dict keyed by tensor name); inside a unit they are local variables:
 
-    def run(feeds):
-        v0, = feeds
-        v1 = k1(v0, c0)          # dense/MatMul
-        del v0
-        v2 = k2(v1)              # dense/Relu
-        return [v2]
+    def u0(V):
+        v0_0 = V['x:0']
+        v1_0 = k1(v0_0, c0)      # dense/MatMul
+        del v0_0
+        v2_0 = k2(v1_0)          # dense/Relu
+        del v1_0
+        V['dense/Relu:0'] = v2_0
 
-so a run costs the kernels plus a few hundred nanoseconds of interpreter time per
-node, with no per-node dictionary lookups. Constants are evaluated once at compile
-time. Each value is deleted after its last use, so memory is freed as early as in
-a dataflow executor. `Executor.source` shows the generated code.
+so a unit costs its kernels plus a few hundred nanoseconds of interpreter time
+per node, with no per-node lookups or tests. Constants are evaluated once, at
+compile time, and shared by every unit as globals. Each local is deleted after
+its last use in the unit; values in `V` are freed by the runner when their last
+reading unit ends. A partition with nothing to overlap is a single unit.
+
+Tracing compiles a second variant of every unit, on the first traced run, in
+which each node is bracketed by clock reads; an untraced run executes the plain
+variant and pays nothing for tracing.
+
+`Program` is the compiled partition (what a device actor keeps per plan);
+`Executor` runs a Program synchronously, unit after unit, in-process: the
+debugging and unit-test twin of the device actor's asynchronous runner
+(scheduler.dataflow), which shares its compiled code.
 
 State that outlives a run belongs to the session, not the executor:
 `SessionState` holds the variables and the random generators of one session on
-one device; every executor of that session shares it.
-
-The same `Executor` runs inside a device actor (scheduler.actor) and in-process
-for unit tests and debugging; a Session always goes through the actors.
+one device; every program of that session shares it.
 """
 
 from __future__ import annotations
 
 import linecache
 import threading
+import time
 
 import numpy as np
 
 from ops import registry
 from raygraph import errors
-from scheduler.plan import Partition
+from scheduler import segments
+from scheduler.plan import TOKEN, Partition
 
 
 class SessionState:
@@ -59,7 +71,9 @@ class KernelContext:
         try:
             return self.state.variables[name]
         except KeyError:
-            error = errors.FailedPreconditionError(None, None, f"Attempting to use uninitialized value {name}")
+            error = errors.FailedPreconditionError(
+                None, None, f"Attempting to use uninitialized value {name}"
+            )
             error.variable = name
             raise error from None
 
@@ -112,12 +126,12 @@ def classify(exc: BaseException) -> str:
     return "InvalidArgumentError"
 
 
-class Executor:
-    """Runs one Partition, compiled once, many times.
+class Program:
+    """A Partition compiled for one session on one device; see the module docstring.
 
-    >>> ex = Executor(partition, SessionState(), numpy)
-    >>> ex.run([x_value])          # feeds in partition.feeds order
-    [fetch values in partition.fetches order]
+    >>> program = Program(partition, SessionState(), numpy)
+    >>> program.units[0].index, program.source[:12]
+    (0, 'def u0(V):\\n ')
     """
 
     _count = 0
@@ -126,72 +140,170 @@ class Executor:
         self.partition = partition
         self.state = state
         self.xp = xp
-        self.source, self._fn, self._line_nodes = self._compile()
+        self.units = segments.split(partition)
+        self.feeds = list(partition.feeds)
+        self.fetches = list(partition.fetches)
+        self._line_nodes: dict[str, dict[int, str]] = {}
+        self._env = self._bind()
+        self.source, self.fns = self._compile(traced=False)
+        self._traced = None
+        self._derive()
 
-    def run(self, feeds: list) -> list:
-        """Runs the partition; raises NodeError naming the node whose kernel failed."""
-        try:
-            return self._fn(feeds)
-        except Exception as exc:  # noqa: BLE001 - every kernel error becomes a NodeError
-            node = self._failed_node(exc)
-            raise NodeError(node, classify(exc), _message(exc), getattr(exc, "variable", None)) from exc
+    # -- what the runners need --
+    def traced_fns(self) -> list:
+        """The units compiled with a clock read around each node (compiled once)."""
+        if self._traced is None:
+            self._traced = self._compile(traced=True)[1]
+        return self._traced
 
-    def _failed_node(self, exc: BaseException) -> str:
-        tb = exc.__traceback__
+    @property
+    def single(self) -> bool:
+        """True when the partition is one unit that waits for nothing."""
+        return len(self.units) == 1 and not self.units[0].waits
+
+    def node_error(self, exc: BaseException) -> NodeError:
+        """The NodeError for an exception raised inside a unit: names the node."""
         node = "<executor>"
+        tb = exc.__traceback__
         while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self._filename:
-                node = self._line_nodes.get(tb.tb_lineno, node)
+            lines = self._line_nodes.get(tb.tb_frame.f_code.co_filename)
+            if lines is not None:
+                node = lines.get(tb.tb_lineno, node)
             tb = tb.tb_next
-        return node
+        return NodeError(node, classify(exc), _message(exc), getattr(exc, "variable", None))
 
-    def _compile(self):
-        part = self.partition
-        custom = part.custom_ops
-        names: dict[str, str] = {}
-        env: dict[str, object] = {}
-        lines = ["def run(feeds):"]
-        line_nodes: dict[int, str] = {}
-        fetched = set(part.fetches)
-        last_use = _last_uses(part)
+    def _derive(self) -> None:
+        """Per-unit successor lists, waiting lists and value reference counts."""
+        n = len(self.units)
+        self.successors: list[list[int]] = [[] for _ in range(n)]
+        self.waiters: dict[str, list[int]] = {}
+        self.readers: dict[str, int] = {}
+        for unit in self.units:
+            for a in unit.after:
+                self.successors[a].append(unit.index)
+            for key in unit.waits:
+                self.waiters.setdefault(key, []).append(unit.index)
+            for key in unit.reads:
+                self.readers[key] = self.readers.get(key, 0) + 1
+        self.deps = [len(u.after) + len(u.waits) for u in self.units]
+        self.roots = [u.index for u in self.units if self.deps[u.index] == 0]
+        kept = set(self.fetches)
+        self.releases = [[k for k in u.reads if k not in kept] for u in self.units]
+        self.send_only = [
+            [k for k in u.writes if k not in kept and k not in self.readers] for u in self.units
+        ]
 
-        for i, key in enumerate(part.feeds):
-            names[key] = f"f{i}"
-        if part.feeds:
-            lines.append(f"    {', '.join(names[k] for k in part.feeds)}, = feeds")
-
+    # -- compiling --
+    def _bind(self) -> dict:
+        """Kernels and constants, bound once: the globals of every unit function."""
+        part, xp = self.partition, self.xp
+        env: dict[str, object] = {"_now": time.time_ns, "_nbytes": _nbytes}
         for n, node in enumerate(part.nodes):
-            op_def = custom.get(node.type) or registry.get(node.type)
             if node.type == "Const":
-                env[f"c{n}"] = self.xp.asarray(node.attrs["value"])
-                names[f"{node.name}:0"] = f"c{n}"
+                env[f"c{n}"] = xp.asarray(node.attrs["value"])
                 continue
-            backend = KernelContext(node.name, self.xp, self.state) if op_def.stateful else self.xp
+            op_def = part.custom_ops.get(node.type) or registry.get(node.type)
+            backend = KernelContext(node.name, xp, self.state) if op_def.stateful else xp
             env[f"k{n}"] = registry.bind_kernel(op_def, backend, node.attrs)
-            call = f"k{n}({_arguments(node, op_def, names)})"
-            outputs = [f"{node.name}:{i}" for i in range(node.num_outputs)]
-            for i, key in enumerate(outputs):
-                names[key] = f"v{n}_{i}"
-            if op_def.multi_output:
-                lines.append(f"    r = {call}")
-                line_nodes[len(lines)] = node.name
-                lines.extend(f"    v{n}_{i} = r[{i}]" for i in range(node.num_outputs))
-            else:
-                target = f"v{n}_0 = " if node.num_outputs == 1 else ""
-                lines.append(f"    {target}{call}")
-                line_nodes[len(lines)] = node.name
-            dead = [names[k] for k in last_use.get(n, ()) if k not in fetched and k in names]
-            dead = [v for v in dead if not v.startswith("c")]
-            if dead:
-                lines.append(f"    del {', '.join(sorted(set(dead)))}")
-        lines.append(f"    return [{', '.join(names[k] for k in part.fetches)}]")
+        return env
 
+    def _compile(self, traced: bool) -> tuple[str, list]:
+        lines: list[str] = []
+        line_nodes: dict[int, str] = {}
+        for unit in self.units:
+            self._unit_source(unit, traced, lines, line_nodes)
         source = "\n".join(lines) + "\n"
-        Executor._count += 1
-        self._filename = f"<raygraph partition {part.device} #{Executor._count}>"
-        linecache.cache[self._filename] = (len(source), None, source.splitlines(True), self._filename)
-        exec(compile(source, self._filename, "exec"), env)  # noqa: S102 - our own generated code
-        return source, env["run"], line_nodes
+        Program._count += 1
+        kind = "traced " if traced else ""
+        filename = f"<raygraph {kind}partition {self.partition.device} #{Program._count}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        self._line_nodes[filename] = line_nodes
+        env = dict(self._env)
+        exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated code
+        return source, [env[f"u{u.index}"] for u in self.units]
+
+    def _unit_source(self, unit: segments.Unit, traced: bool, lines: list, line_nodes: dict) -> None:
+        part = self.partition
+        nodes = part.nodes
+        names: dict[str, str] = {}
+        for n, node in enumerate(nodes):
+            if node.type == "Const":
+                names[f"{node.name}:0"] = f"c{n}"
+        lines.append(f"def u{unit.index}(V{', T' if traced else ''}):")
+        for r, key in enumerate(unit.reads):
+            names[key] = f"r{r}"
+            lines.append(f"    r{r} = V[{key!r}]")
+        writes = set(unit.writes)
+        last = _last_uses(nodes, unit.nodes)
+        for n in unit.nodes:
+            node = nodes[n]
+            outputs = [f"{node.name}:{i}" for i in range(node.num_outputs)]
+            if node.type != "Const":
+                for i, key in enumerate(outputs):
+                    names[key] = f"v{n}_{i}"
+                self._node_lines(n, node, names, traced, lines, line_nodes)
+            lines.extend(f"    V[{key!r}] = {names[key]}" for key in outputs if key in writes)
+            dead = sorted({names[k] for k in last.get(n, ()) if k in names and not names[k].startswith("c")})
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+        if len(lines) and lines[-1].startswith("def "):
+            lines.append("    pass")
+
+    def _node_lines(self, n: int, node, names: dict, traced: bool, lines: list, line_nodes: dict) -> None:
+        op_def = self.partition.custom_ops.get(node.type) or registry.get(node.type)
+        call = f"k{n}({_arguments(node, op_def, names)})"
+        if traced:
+            lines.append("    t = _now()")
+        if op_def.multi_output:
+            lines.append(f"    r = {call}")
+            line_nodes[len(lines)] = node.name
+            lines.extend(f"    v{n}_{i} = r[{i}]" for i in range(node.num_outputs))
+            result = "r"
+        else:
+            target = f"v{n}_0 = " if node.num_outputs == 1 else ""
+            lines.append(f"    {target}{call}")
+            line_nodes[len(lines)] = node.name
+            result = f"v{n}_0" if node.num_outputs == 1 else "None"
+        if traced:
+            lines.append(f"    T.append(({n}, t, _now(), _nbytes({result})))")
+            if op_def.multi_output:
+                lines.append("    del r")
+        elif op_def.multi_output:
+            lines.append("    del r")
+
+
+class Executor:
+    """Runs one Partition in-process, unit after unit (tests and debugging).
+
+    >>> ex = Executor(partition, SessionState(), numpy)
+    >>> ex.run([x_value])          # feeds in partition.feeds order
+    [fetch values in partition.fetches order]
+
+    Received tensors, for a partition that has some, are passed by key:
+    `ex.run(feeds, received={"a:0": value, "^init": None})`.
+    """
+
+    def __init__(self, partition: Partition, state: SessionState, xp=np):
+        self.program = Program(partition, state, xp)
+        self.partition = partition
+        self.state = state
+        self.xp = xp
+
+    @property
+    def source(self) -> str:
+        return self.program.source
+
+    def run(self, feeds: list, received: dict | None = None) -> list:
+        """Runs the partition; raises NodeError naming the node whose kernel failed."""
+        program = self.program
+        values = dict(zip(program.feeds, feeds))
+        values.update({k: v for k, v in (received or {}).items() if not k.startswith(TOKEN)})
+        try:
+            for fn in program.fns:
+                fn(values)
+        except Exception as exc:  # noqa: BLE001 - every kernel error becomes a NodeError
+            raise program.node_error(exc) from exc
+        return [values[k] for k in program.fetches]
 
 
 def _arguments(node, op_def, names: dict[str, str]) -> str:
@@ -205,10 +317,11 @@ def _arguments(node, op_def, names: dict[str, str]) -> str:
     return ", ".join(args)
 
 
-def _last_uses(part: Partition) -> dict[int, list[str]]:
-    """For each node index, the keys whose last reader it is."""
+def _last_uses(nodes, unit_nodes: list[int]) -> dict[int, list[str]]:
+    """For each node of a unit, the keys whose last reader in the unit it is."""
     last: dict[str, int] = {}
-    for n, node in enumerate(part.nodes):
+    for n in unit_nodes:
+        node = nodes[n]
         for key in node.inputs:
             if not key.startswith("&"):
                 last[key] = n
@@ -220,9 +333,14 @@ def _last_uses(part: Partition) -> dict[int, list[str]]:
     return out
 
 
+def _nbytes(value) -> int:
+    if isinstance(value, list | tuple):
+        return sum(_nbytes(v) for v in value)
+    return int(getattr(value, "nbytes", 0))
+
+
 def _message(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if not isinstance(exc, errors.OpError):
         text = f"{type(exc).__name__}: {text}"
     return text
-

@@ -12,10 +12,19 @@ without Ray:
 3. `partition` splits the ops by device into `Partition`s: plain data (node
    names, op types, input keys, attrs) that a device actor compiles and keeps.
    Each edge that crosses devices becomes a transfer: the producer's partition
-   lists the tensor in `sends`, the consumer's in `recvs`.
+   lists the tensor in `sends`, the consumer's in `recvs`, once per (tensor,
+   destination device) however many nodes there read it. A control dependency
+   across devices becomes a transfer of a token ("^<op name>", no value): the
+   consumer waits for it as it would for a tensor.
 
 Tensor keys are tensor names ("dense/MatMul:0"). A ref input is written
-"&<variable op name>" and carries the variable's name, not a value.
+"&<variable op name>" and carries the variable's name, not a value. A node's
+`control` lists the names of its control inputs on the same device and the
+tokens of those on other devices.
+
+Each Node also records what the device's executor needs to decide, once, how
+to run it (scheduler.segments): whether it is `heavy` (scheduler.cost, from
+static shapes) and whether it reads state where it is used (`read_at_use`).
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ from ops import registry
 from raygraph import errors
 from raygraph.graph import Graph, Operation, Tensor
 from raygraph.shapes import format_shape
+from scheduler import cost
+
+TOKEN = "^"
+"""Prefix of a control token's key: "^<op name>" means "that op has run"."""
 
 _plan_ids = itertools.count(1)
 
@@ -41,7 +54,9 @@ class Node:
     arity: tuple[int, ...]
     attrs: dict
     num_outputs: int
-    control: tuple[str, ...] = ()
+    control: tuple[str, ...] = ()  # same-device control inputs, and "^name" tokens
+    heavy: bool = False  # worth a thread hop when other work is ready (scheduler.cost)
+    read_at_use: bool = False  # reads state: runs just before its first consumer
 
 
 @dataclass
@@ -66,6 +81,10 @@ class Plan:
     placement: dict[str, str]  # op name -> device
     fetch_keys: list[str]
     feed_keys: list[str]
+
+    @property
+    def devices(self) -> list[str]:
+        return list(self.partitions)
 
     def fetch_location(self, key: str) -> tuple[str, int]:
         for device, part in self.partitions.items():
@@ -188,13 +207,33 @@ def partition(
             elif source != device and (key, source) not in p.recvs:
                 p.recvs.append((key, source))
                 parts[source].sends.append((key, device))
-        control = tuple(c.name for c in op._control_inputs if placement.get(c.name) == device)
+        control = []
+        for c in op._control_inputs:
+            source = placement[c.name]
+            if source == device:
+                control.append(c.name)
+                continue
+            token = TOKEN + c.name
+            control.append(token)
+            if (token, source) not in p.recvs:
+                p.recvs.append((token, source))
+                parts[source].sends.append((token, device))
+        op_def = registry.get(op.type)
         p.nodes.append(
-            Node(op.name, op.type, tuple(keys), op.input_arity, dict(op.attrs), len(op.outputs), control)
+            Node(
+                op.name,
+                op.type,
+                tuple(keys),
+                op.input_arity,
+                dict(op.attrs),
+                len(op.outputs),
+                tuple(control),
+                cost.is_heavy(op),
+                bool(op_def.read_at_use),
+            )
         )
         for t in op.outputs:
             producer_device[t.name] = device
-        op_def = registry.get(op.type)
         if not op_def.__module__.startswith("ops."):
             p.custom_ops[op.type] = registry.kernel_spec(op_def)
 

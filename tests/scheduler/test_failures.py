@@ -1,0 +1,90 @@
+"""Failures across devices: kernel errors, dead actors, deadlines. None may hang."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import ray
+
+import raygraph as tf
+from scheduler import runtime
+from tests.scheduler.test_multi_device import TWO_CPUS, nap
+
+CPU = "/job:worker/replica:0/task:0/device:CPU:{}"
+
+
+def kill_actor(device: str) -> None:
+    actor = runtime.existing_actor(device)
+    assert actor is not None, f"no actor for {device}"
+    ray.kill(actor, no_restart=True)
+
+
+def test_a_kernel_error_names_the_node_its_line_and_device_and_aborts_the_others():
+    x = tf.placeholder(tf.float32, [None, None], name="x")
+    y = tf.placeholder(tf.float32, [None, None], name="y")
+    with tf.device("/cpu:0"):
+        product = tf.matmul(x, y, name="product")
+    with tf.device("/cpu:1"):
+        busy = nap(tf.constant(1.0), 0.1, name="busy")  # other work on the waiting device
+        total = tf.reduce_sum(product) + busy  # waits for a tensor that never comes
+    good = {x: np.ones((2, 3)), y: np.ones((3, 2))}
+    bad = {x: np.ones((2, 3)), y: np.ones((2, 3))}
+    with tf.Session(config=TWO_CPUS) as sess:
+        assert sess.run(total, good) == 13.0
+        start = time.perf_counter()
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            sess.run(total, bad)
+        assert time.perf_counter() - start < 5.0
+        text = str(info.value)
+        assert "MatMul 'product'" in text and "test_failures.py:" in text and CPU.format(0) in text
+        assert info.value.op is not None and info.value.op.name == "product"
+        assert sess.run(total, good) == 13.0  # the session is still usable, on both devices
+
+
+def test_an_actor_killed_between_runs_is_unavailable_then_restarted_without_its_variables():
+    with tf.device("/cpu:1"):
+        v = tf.Variable(np.arange(3, dtype=np.float32), name="kept")
+        doubled = v * 2.0
+    with tf.device("/cpu:0"):
+        out = doubled + 1.0
+    with tf.Session(config=TWO_CPUS) as sess:
+        sess.run(v.initializer)
+        np.testing.assert_allclose(sess.run(out), [1, 3, 5])
+        kill_actor(CPU.format(1))
+        with pytest.raises(tf.errors.UnavailableError, match="device:CPU:1"):
+            sess.run(out)
+        with pytest.raises(tf.errors.FailedPreconditionError, match="kept"):
+            sess.run(out)  # a new actor: the variable is gone
+        sess.run(v.initializer)
+        np.testing.assert_allclose(sess.run(out), [1, 3, 5])
+
+
+def test_an_actor_killed_during_a_run_does_not_hang_the_others():
+    with tf.device("/cpu:0"):
+        slow = nap(tf.constant(2.0), 1.5, name="slow")
+    with tf.device("/cpu:1"):
+        waiting = slow * 3.0  # waits for cpu:0
+    with tf.Session(config=TWO_CPUS) as sess:
+        killer = threading.Timer(0.4, kill_actor, [CPU.format(0)])
+        killer.start()
+        start = time.perf_counter()
+        with pytest.raises(tf.errors.UnavailableError, match="device:CPU:0"):
+            sess.run(waiting)
+        killer.join()
+        assert time.perf_counter() - start < 1.4  # well before the nap would have ended
+        assert sess.run(waiting) == 6.0  # cpu:0 restarted, cpu:1 was not left waiting
+
+
+def test_a_deadline_aborts_the_run_and_keeps_the_session():
+    with tf.device("/cpu:0"):
+        slow = nap(tf.constant(2.0), 1.0, name="slow")
+    with tf.device("/cpu:1"):
+        waiting = slow * 3.0
+        quick = tf.constant(4.0) * 2.0
+    with tf.Session(config=TWO_CPUS) as sess:
+        with pytest.raises(tf.errors.DeadlineExceededError):
+            sess.run(waiting, options=tf.RunOptions(timeout_in_ms=200))
+        assert sess.run(quick) == 8.0
