@@ -10,6 +10,10 @@ costs). Graph-building and warm-up happen in `make`, never in `step`.
     wide   N independent small ops joined by add_n (per op)
     mlp    train step 784-256-256-10, batch 256, float32, SGD, feed_dict each step
     cnn    the digits CNN train step of examples/train_digits.py
+
+Train steps fetch nothing, so raygraph's runs return as soon as they are sent
+(scheduler.central); `step.sync` waits for them, and the runner calls it at the
+end of every timing so that all the work is counted.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ class Workload:
     unit = "run"
 
     def make(self, impl: str):
-        return getattr(self, impl)()
+        """The step function of `impl`, or None when this workload has no such version."""
+        build = getattr(self, impl, None)
+        return build() if build is not None else None
 
 
 # -- tiny ----------------------------------------------------------------------
@@ -163,13 +169,180 @@ class Wide(Workload):
         return lambda: sess.run(y, feed)
 
 
+# -- mlp ------------------------------------------------------------------------
+
+MLP_SIZES = (784, 256, 256, 10)
+MLP_BATCH = 256
+MLP_LR = 0.05
+
+
+def _mlp_data(batches: int = 4):
+    rng = np.random.default_rng(0)
+    xs = [rng.random((MLP_BATCH, MLP_SIZES[0]), dtype=np.float32) for _ in range(batches)]
+    ys = [rng.integers(0, MLP_SIZES[-1], MLP_BATCH).astype(np.int32) for _ in range(batches)]
+    weights = [
+        (rng.normal(0, np.sqrt(2.0 / m), (m, n)).astype(np.float32), np.zeros(n, np.float32))
+        for m, n in zip(MLP_SIZES[:-1], MLP_SIZES[1:])
+    ]
+    return xs, ys, weights
+
+
+def _mlp_graph(tf, weights):
+    """The MLP train step as a TF1 graph (the same code for raygraph and TensorFlow)."""
+    x = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
+    y = tf.placeholder(tf.int32, [None])
+    h = x
+    for i, (w0, b0) in enumerate(weights):
+        w = tf.Variable(w0)
+        b = tf.Variable(b0)
+        h = tf.matmul(h, w) + b
+        if i < len(weights) - 1:
+            h = tf.nn.relu(h)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+    train = tf.train.GradientDescentOptimizer(MLP_LR).minimize(loss)
+    return x, y, train
+
+
+class MLP(Workload):
+    """Train step 784-256-256-10, batch 256, SGD, a feed_dict every step."""
+
+    name, unit = "mlp", "step"
+
+    def _session_step(self, tf, make_session):
+        xs, ys, weights = _mlp_data()
+        g = tf.Graph()
+        with g.as_default():
+            x, y, train = _mlp_graph(tf, weights)
+            init = tf.global_variables_initializer()
+        sess = make_session(tf, g)
+        sess.run(init)
+        feeds = [{x: a, y: b} for a, b in zip(xs, ys)]
+        counter = iter(range(1 << 62))
+
+        def step():
+            sess.run(train, feeds[next(counter) % len(feeds)])
+
+        step()
+        return _with_sync(step, sess)
+
+    def raygraph(self):
+        import raygraph as tf
+
+        return self._session_step(tf, lambda tf, g: tf.Session(graph=g))
+
+    def tensorflow(self):
+        return self._session_step(_tf1(), lambda tf, g: tf.Session(graph=g, config=_tf_config(tf)))
+
+    def numpy(self):
+        xs, ys, weights = _mlp_data()
+        params = [(w.copy(), b.copy()) for w, b in weights]
+        counter = iter(range(1 << 62))
+
+        def step():
+            i = next(counter) % len(xs)
+            numpy_mlp_step(params, xs[i], ys[i], MLP_LR)
+
+        return step
+
+
+def numpy_mlp_step(params, x, labels, lr):
+    """One SGD step of the MLP in hand-written numpy: the floor for a numpy executor."""
+    acts = [x]
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = h @ w
+        h += b
+        if i < len(params) - 1:
+            np.maximum(h, 0, out=h)
+        acts.append(h)
+    logits = acts[-1]
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)  # now softmax probabilities
+    grad = logits
+    grad[np.arange(len(labels)), labels] -= 1.0
+    grad *= np.float32(1.0 / len(labels))
+    for i in range(len(params) - 1, -1, -1):
+        w, b = params[i]
+        dw = acts[i].T @ grad
+        db = grad.sum(axis=0)
+        if i > 0:
+            grad = grad @ w.T
+            grad *= acts[i] > 0
+        w -= np.float32(lr) * dw
+        b -= np.float32(lr) * db
+
+
+# -- cnn ------------------------------------------------------------------------
+
+CNN_BATCH = 64
+
+
+class CNN(Workload):
+    """The digits CNN train step of examples/train_digits.py (its own build_model)."""
+
+    name, unit = "cnn", "step"
+
+    def _session_step(self, tf, make_session):
+        import importlib.util
+        import os
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        spec = importlib.util.spec_from_file_location("bench_train_digits", os.path.join(root, "examples", "train_digits.py"))
+        example = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(example)
+        example.tf = tf  # the example's own graph code, built with this implementation
+        x_train, _, y_train, _ = example.load_data(0)
+        g = tf.Graph()
+        with g.as_default():
+            tf.set_random_seed(0)
+            images, labels, training, _, train_op, _, _ = example.build_model(3e-3)
+            init = tf.global_variables_initializer()
+        sess = make_session(tf, g)
+        sess.run(init)
+        feeds = [
+            {images: x_train[i : i + CNN_BATCH], labels: y_train[i : i + CNN_BATCH], training: True}
+            for i in range(0, CNN_BATCH * 8, CNN_BATCH)
+        ]
+        counter = iter(range(1 << 62))
+
+        def step():
+            sess.run(train_op, feeds[next(counter) % len(feeds)])
+
+        step()
+        return _with_sync(step, sess)
+
+    def raygraph(self):
+        import raygraph as tf
+
+        return self._session_step(tf, lambda tf, g: tf.Session(graph=g))
+
+    def tensorflow(self):
+        return self._session_step(_tf1(), lambda tf, g: tf.Session(graph=g, config=_tf_config(tf)))
+
+    numpy = None  # no hand-written numpy CNN: compared with TensorFlow only
+
+
 # -- helpers -------------------------------------------------------------------
+
+
+def _with_sync(step, sess):
+    """Marks a step whose runs may return before their work ends (raygraph's train steps).
+
+    The runner calls `step.sync()` at the end of each timing, so the time counts
+    all the work the steps started.
+    """
+    scheduler = getattr(sess, "_scheduler", None)
+    if scheduler is not None:
+        step.sync = scheduler.drain
+    return step
 
 
 def _tf1():
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.compat.v1.layers needs tf-keras
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
@@ -180,4 +353,4 @@ def _tf_config(tf1):
     return tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
 
 
-WORKLOADS = {w.name: w for w in (Tiny(), Chain(), Wide())}
+WORKLOADS = {w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide())}

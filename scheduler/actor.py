@@ -2,11 +2,14 @@
 
 The actor is thin. It keeps, per session, a `SessionState` (variables, random
 generators) and the compiled `Program` of every plan partition it was sent, and
-answers one call per run from the driver:
+answers one request per run from the driver:
 
     run(session_id, plan_id, run_id, feeds, setup=None, options=(0, 0, False))
         -> ("ok", fetches, trace) | ("error", class, node, message, variable) | ("aborted",)
 
+Requests come through the sessions' channels (scheduler.channel: a socket per
+session, served on a thread of its own, opened with `open_channel`), or as
+classic Ray calls of `run` where channels are off.
 `setup` = (partition, peers) travels with the first run of a plan on this actor
 (the partition is compiled then) and whenever the driver has new peer handles;
 later runs send only ids and feeds. `options` = (intra_op threads, inter_op
@@ -50,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import ray
 
-from scheduler import dataflow
+from scheduler import channel, dataflow
 from scheduler.executor import NodeError, Program, SessionState
 from scheduler.plan import TOKEN
 from scheduler.transport import Packed
@@ -83,6 +86,7 @@ class DeviceActor:
     def __init__(self, device: str, array_module_name: str = "numpy"):
         import ops
 
+        normal_priority()
         ops.load_all()
         self.device = device
         self.xp = array_module(array_module_name)
@@ -97,6 +101,7 @@ class DeviceActor:
         self._ended = _Recent(_ENDED_KEPT)
         self._blas = _BlasThreads()
         self._pools: dict[int, ThreadPoolExecutor] = {}
+        self._server = None  # the channel listener, started by the first open_channel
 
     def ping(self) -> dict:
         return {
@@ -109,6 +114,14 @@ class DeviceActor:
         }
 
     # -- runs --
+    def open_channel(self) -> tuple:
+        """(host, port, token, node id) of this actor's channel listener (scheduler.channel)."""
+        with self._lock:
+            if self._server is None:
+                host = ray.util.get_node_ip_address() if ray.is_initialized() else "127.0.0.1"
+                self._server = channel.Server(lambda request: self.run(*request), host)
+            return self._server.address
+
     def run(self, session_id: str, plan_id: int, run_id, feeds: list, setup=None, options=(0, 0, False)):
         intra, inter, trace = options
         try:
@@ -150,7 +163,7 @@ class DeviceActor:
         if peers:
             self.peers.update(peers)
         if partition is not None:
-            state.executors[plan_id] = Program(partition, state, self.xp)
+            state.executors[plan_id] = Program(_owned(partition), state, self.xp)
 
     def _run(self, program: Program, run_id, feeds: list, inter: int, trace: bool):
         send = self._sender(run_id)
@@ -267,16 +280,29 @@ class _Recent:
 
 
 class _BlasThreads:
-    """The process's BLAS thread count, set per run from intra_op_parallelism_threads."""
+    """The process's BLAS thread count, set per run from intra_op_parallelism_threads.
+
+    0 means TensorFlow's default, one thread per core the process may run on,
+    not the library's: Ray starts workers with OMP_NUM_THREADS=1, which would
+    leave OpenBLAS on one thread.
+    """
 
     def __init__(self):
         from threadpoolctl import ThreadpoolController
 
         self.controller = ThreadpoolController()
-        self.default = max((i["num_threads"] for i in self.controller.info()), default=0)
-        self.current = 0  # 0: the library's default
+        self.default = _cores() if self.controller.info() else 0
+        self.current = -1  # nothing applied yet
 
-    def apply(self, threads: int | None) -> None:
+    def apply(self, threads) -> None:
+        """Sets the thread count: an int, or (0, reserve, share) for the default.
+
+        The default is this process's cores, less `reserve` (kept for the driver
+        on its own node), divided among `share` devices of the node; at least 1.
+        """
+        if isinstance(threads, tuple):
+            _, reserve, share = threads
+            threads = max(1, (self.default - reserve) // max(share, 1)) if self.default else 0
         threads = threads or 0
         if threads != self.current and self.default:
             self.controller.limit(limits=threads or self.default)
@@ -284,6 +310,48 @@ class _BlasThreads:
 
     def threads(self) -> int:
         return max((i["num_threads"] for i in self.controller.info()), default=0)
+
+
+def _owned(partition):
+    """The partition with every array in its attrs copied out of the message's buffer.
+
+    Arrays deserialized from a message are views of the buffer it arrived in (a
+    compiled-graph channel's, or the object store's), and a view kept alive pins
+    that buffer: a channel then blocks its next write. A compiled partition lives
+    for many runs, so its constants must own their memory.
+    """
+    for node in partition.nodes:
+        for key, value in node.attrs.items():
+            if isinstance(value, np.ndarray) and (value.base is not None or not value.flags.writeable):
+                node.attrs[key] = value.copy()
+    return partition
+
+
+def normal_priority() -> None:
+    """Runs this process's threads at niceness 0 where allowed (Ray starts workers at 15).
+
+    A device actor is the compute engine of its device: at niceness 15 its
+    kernels yield to every other process on the node, the driver included. On
+    Linux niceness is per thread: every current thread is reset, and threads
+    made later inherit from their creator. Without the privilege, nothing changes.
+    """
+    try:
+        tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tasks = [0]
+    for tid in tasks:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) > 0:
+                os.setpriority(os.PRIO_PROCESS, tid, 0)
+        except (OSError, AttributeError):
+            return
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 RemoteDeviceActor = ray.remote(concurrency_groups={"transfer": 4})(DeviceActor)

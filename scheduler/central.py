@@ -29,16 +29,32 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections import deque
+from dataclasses import dataclass
 
 import ray
 
 from raygraph import errors
 from raygraph.graph import Graph, Operation, Tensor, format_location
-from scheduler import placement, runtime, step_stats
+from scheduler import channel, placement, runtime, step_stats
 from scheduler.plan import Plan, build_plan
 from scheduler.transport import Packed
 
-_ABORT_GRACE_S = 0.25  # how long to wait for aborted devices to answer (their kernels may run on)
+_ABORT_GRACE_S = 0.25
+MAX_DETACHED = 2  # runs sent without waiting, before a new one waits for the oldest  # how long to wait for aborted devices to answer (their kernels may run on)
+
+
+@dataclass
+class _Call:
+    """One device's part of one run: where it was sent and how its reply comes back."""
+
+    device: runtime.Device
+    part: object
+    actor: object
+    generation: int
+    plan_id: int
+    channel: object = None  # the session's Channel to the device, or None for a classic call
+    ref: object = None  # the classic call's reply
 
 
 class CentralScheduler:
@@ -65,6 +81,8 @@ class CentralScheduler:
         self.loaded: set[tuple[int, str, int]] = set()
         self._destinations: dict[int, dict[str, list[runtime.Device]]] = {}
         self._run_ids = itertools.count(1)
+        self._pending: deque = deque()  # (run id, calls, plan) of runs not waited for
+        self._channels: dict[str, tuple] = {}  # device name -> (actor generation, Channel or None)
 
     # -- planning --
     def plan_for(self, fetches: list[Tensor], feeds: list[Tensor], targets: list[Operation]) -> Plan:
@@ -92,89 +110,163 @@ class CentralScheduler:
     def run(self, plan: Plan, feed_values: dict, trace: bool = False, timeout_in_ms: int = 0):
         """Runs `plan` with feeds {tensor name: array}.
 
-        Returns ({fetch name: array}, StepStats or None).
+        Returns ({fetch name: array}, StepStats or None). Requests go through the
+        session's channels to its devices (scheduler.channel); a run with nothing
+        to fetch (a train step) returns as soon as it is sent, and the next run
+        reads its replies first, raising its error if it failed.
         """
+        timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
+        detached = not plan.fetch_keys and not trace and not timeout_ms
+        if not detached or len(plan.partitions) > 1 or len(self._pending) >= MAX_DETACHED:
+            self.drain()
         run_id = (self.session_id, next(self._run_ids))
         calls = self._start(plan, run_id, feed_values, trace)
-        timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
+        if detached and all(c.channel for c in calls):
+            self._pending.append((run_id, calls, plan))
+            return {}, None
+        self.drain()  # a classic call overtakes nothing: wait for the detached runs first
         deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
         replies, failure = self._collect(run_id, calls, deadline)
         if failure is not None:
             raise failure
         results, traces = {}, {}
-        for (device, part, *_), reply in replies:
-            results.update(zip(part.fetches, reply[1]))
+        for call, reply in replies:
+            results.update(zip(call.part.fetches, reply[1]))
             if trace:
-                traces[device.name] = reply[2]
+                traces[call.device.name] = reply[2]
         return results, (step_stats.build(plan, traces) if trace else None)
 
-    def _start(self, plan: Plan, run_id, feed_values: dict, trace: bool) -> dict:
-        """One `run` call per device, all in flight: {ref: (device, partition, actor, gen, plan id)}.
+    def drain(self) -> None:
+        """Reads the replies of runs that returned without waiting; raises the first error."""
+        failure = None
+        while self._pending:
+            run_id, calls, plan = self._pending.popleft()
+            _, error = self._collect(run_id, calls, None)
+            if error is not None and failure is None:
+                names = ", ".join(plan.target_names) or "ops"
+                error.message = f"{error.message} (in an earlier run of {names} that returned without waiting)"
+                error.args = (error.message,)
+                failure = error
+        if failure is not None:
+            raise failure
 
-        A partition counts as loaded once its actor answered (below), so runs
-        of a new plan from several threads at once each carry it.
+    def _start(self, plan: Plan, run_id, feed_values: dict, trace: bool) -> list[_Call]:
+        """Sends the run to every device of the plan: one request each, all in flight.
+
+        Through the session's channels when every device has one, else as
+        classic actor calls. A partition counts as loaded once sent on a channel
+        (its frames are served in order) or once its actor answered a call.
         """
         devices = [self.devices[d] for d in plan.partitions]
         actors = runtime.actors_for(devices)
+        channels = [self._channel(device, actor, gen) for device, (actor, gen) in zip(devices, actors)]
+        if not all(channels):
+            channels = [None] * len(devices)
         destinations = self._destinations[plan.id]
-        options = (*self.options, trace)
-        calls = {}
+        calls = []
         try:
-            for device, (actor, gen) in zip(devices, actors):
+            for device, (actor, gen), chan in zip(devices, actors, channels):
                 part = plan.partitions[device.name]
                 first = (plan.id, device.name, gen) not in self.loaded
                 sends_to = destinations[device.name]
                 peers = runtime.peers_to_send(device, gen, sends_to) if sends_to else None
                 setup = (part if first else None, peers) if first or peers else None
-                feeds = [Packed(feed_values[k]) for k in part.feeds]
-                ref = actor.run.remote(self.session_id, plan.id, run_id, feeds, setup, options)
-                calls[ref] = (device, part, actor, gen, plan.id)
+                values = [feed_values[k] for k in part.feeds]
+                feeds = chan.pack_feeds(values) if chan is not None else [Packed(v) for v in values]
+                options = (self._intra_for(device), self.options[1], trace)
+                request = (self.session_id, plan.id, run_id, feeds, setup, options)
+                call = _Call(device, part, actor, gen, plan.id, chan)
+                if chan is not None:
+                    try:
+                        chan.send(request, run_id)
+                    except ConnectionError as e:
+                        raise self._actor_died(device, gen, e) from None
+                    self.loaded.add((plan.id, device.name, gen))
+                else:
+                    call.ref = actor.run.remote(*request)
+                calls.append(call)
         except BaseException:
-            self._abort(run_id, list(calls.values()))  # none may wait for a device never called
+            self._abort(run_id, calls)  # none may wait for a device never called
             raise
         return calls
 
-    def _collect(self, run_id, calls: dict, deadline):
+    def _intra_for(self, device: runtime.Device):
+        """BLAS threads for the device: the configured count, or a share of its node.
+
+        intra_op_parallelism_threads=0 lets the system choose, as in TensorFlow.
+        Here that is the node's cores shared by the session's devices on the node,
+        less one core on the driver's own node (task 0): the driver feeds every
+        step from its own process, and a BLAS thread that has to share a core
+        with it loses more than the core gives (BENCHMARKS.md, "Threads").
+        Sent as (0, reserve, share); the actor knows its cores.
+        """
+        if self.options[0]:
+            return self.options[0]
+        share = sum(1 for d in self.devices.values() if d.task == device.task)
+        return (0, 1 if device.task == 0 else 0, share)
+
+    def _channel(self, device: runtime.Device, actor, generation: int):
+        """This session's channel to the device's actor instance, connected on first use."""
+        entry = self._channels.get(device.name)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        if entry is not None:
+            entry[1].close()
+        chan = channel.connect(device.name, actor, generation)
+        self._channels[device.name] = (generation, chan)
+        return chan
+
+    def _collect(self, run_id, calls: list[_Call], deadline):
         """Waits for every reply; on the first failure aborts the others. (replies, failure)."""
         pending = list(calls)
         replies, failure = [], None
         while pending:
-            if len(pending) == 1 and failure is None and deadline is None:
-                ready = pending  # one device left: no need to watch the others
-            else:
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if failure is not None:
+                timeout = _ABORT_GRACE_S
+            ready = self._wait_any(pending, timeout)
+            if not ready:
                 if failure is not None:
-                    timeout = _ABORT_GRACE_S
-                ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
-                if not ready:
-                    if failure is not None:
-                        break  # aborted devices that do not answer: give up on them
-                    waiting = ", ".join(calls[r][0].name for r in pending)
-                    failure = errors.DeadlineExceededError(
-                        None, None, f"Timed out: the run's deadline passed while waiting for {waiting}."
-                    )
-                    self._abort(run_id, [calls[r] for r in pending])
-                    continue
-            ref = ready[0]
-            pending.remove(ref)
-            call = calls[ref]
-            error = self._reply_error(call, ref, replies)
-            if error is not None and failure is None:
-                failure = error
-                self._abort(run_id, [calls[r] for r in pending])
+                    break  # aborted devices that do not answer: give up on them
+                waiting = ", ".join(c.device.name for c in pending)
+                failure = errors.DeadlineExceededError(
+                    None, None, f"Timed out: the run's deadline passed while waiting for {waiting}."
+                )
+                self._abort(run_id, pending)
+                continue
+            for call in ready:
+                pending.remove(call)
+                error = self._reply_error(call, run_id, replies)
+                if error is not None and failure is None:
+                    failure = error
+                    self._abort(run_id, pending)
         return replies, failure
 
-    def _reply_error(self, call, ref, replies: list):
+    @staticmethod
+    def _wait_any(pending: list[_Call], timeout):
+        """The calls whose reply has arrived, waiting up to `timeout` seconds (None: until one)."""
+        if len(pending) == 1 and timeout is None:
+            return pending  # one device left: read (or get) it directly
+        if pending[0].channel is not None:
+            ready = channel.wait_readable([c.channel for c in pending], timeout)
+            return [c for c in pending if c.channel in ready]
+        refs = {c.ref: c for c in pending}
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=timeout)
+        return [refs[r] for r in ready]
+
+    def _reply_error(self, call: _Call, run_id, replies: list):
         """Reads one reply into `replies`; returns the error it carries, if any."""
-        device, _, _, gen, plan_id = call
+        device = call.device
         try:
-            reply = ray.get(ref)
-        except ray.exceptions.RayActorError as e:
-            return self._actor_died(device, gen, e)
+            reply = call.channel.read_for(run_id) if call.channel is not None else ray.get(call.ref)
+        except (ConnectionError, ray.exceptions.RayActorError) as e:
+            return self._actor_died(device, call.generation, e)
         except ray.exceptions.RayError as e:
             return errors.InternalError(None, None, f"Device {device.name} failed: {e}")
         if reply[0] != "error" or reply[2] is not None:  # it has compiled the partition
-            self.loaded.add((plan_id, device.name, gen))
+            self.loaded.add((call.plan_id, device.name, call.generation))
+        else:
+            self.loaded.discard((call.plan_id, device.name, call.generation))
         if reply[0] == "ok":
             replies.append((call, reply))
             return None
@@ -182,14 +274,18 @@ class CentralScheduler:
             return errors.AbortedError(None, None, f"The run was aborted on {device.name}.")
         return self._op_error(device.name, *reply[1:])
 
-    def _abort(self, run_id, calls: list) -> None:
-        for _, _, actor, *_ in calls:
+    def _abort(self, run_id, calls: list[_Call]) -> None:
+        for call in calls:
             try:
-                actor.abort.remote(run_id, "another device failed")
+                call.actor.abort.remote(run_id, "another device failed")
             except Exception:  # noqa: BLE001 - a dead actor cannot be aborted, nor needs to be
                 pass
 
     def _actor_died(self, device: runtime.Device, generation: int, cause: Exception) -> errors.OpError:
+        entry = self._channels.pop(device.name, None)
+        if entry is not None and entry[1] is not None:
+            entry[1].close()
+        channel.forget(device.name, generation)
         runtime.forget_actor(device, generation)
         self.loaded = {x for x in self.loaded if x[1] != device.name or x[2] != generation}
         return errors.UnavailableError(
@@ -216,6 +312,12 @@ class CentralScheduler:
 
     def close(self) -> None:
         """Frees this session's state on the actors still alive."""
+        try:
+            self.drain()
+        except errors.OpError as e:
+            import warnings
+
+            warnings.warn(f"A run that returned without waiting failed: {e}", RuntimeWarning, stacklevel=3)
         for device in {d for _, d, _ in self.loaded}:
             actor = runtime.existing_actor(device)
             if actor is None:
@@ -226,3 +328,7 @@ class CentralScheduler:
                 pass
         self.loaded.clear()
         self.plans.clear()
+        for _, chan in self._channels.values():
+            if chan is not None:
+                chan.close()
+        self._channels.clear()

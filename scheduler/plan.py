@@ -81,6 +81,7 @@ class Plan:
     placement: dict[str, str]  # op name -> device
     fetch_keys: list[str]
     feed_keys: list[str]
+    target_names: list[str] = field(default_factory=list)
 
     @property
     def devices(self) -> list[str]:
@@ -173,7 +174,7 @@ def build_plan(
     fetch_keys = [t.name for t in fetches if t not in fed]
     feed_keys = [t.name for t in feeds]
     partitions = partition(ops, placement, fed, fetch_keys)
-    return Plan(next(_plan_ids), partitions, placement, fetch_keys, feed_keys)
+    return Plan(next(_plan_ids), partitions, placement, fetch_keys, feed_keys, [t.name for t in targets])
 
 
 def partition(

@@ -63,6 +63,10 @@ def connect() -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray starts workers at niceness 15; device actors are the compute engine and,
+    # on a small machine, must not yield to every other process. (Local clusters
+    # only; actors also try to reset their own priority, see scheduler.actor.)
+    os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(logging_level="WARNING", log_to_driver=True, configure_logging=True)
 
 

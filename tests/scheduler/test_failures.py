@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -16,10 +17,23 @@ from tests.scheduler.test_multi_device import TWO_CPUS, nap
 CPU = "/job:worker/replica:0/task:0/device:CPU:{}"
 
 
-def kill_actor(device: str) -> None:
+def kill_actor(device: str, wait: bool = True) -> None:
+    """Kills the device's actor; with `wait`, returns once its process is gone.
+
+    ray.kill is asynchronous: until the process exits it may still answer on a
+    session's channel, and that run would (rightly) succeed.
+    """
     actor = runtime.existing_actor(device)
     assert actor is not None, f"no actor for {device}"
+    pid = ray.get(actor.ping.remote())["pid"] if wait else None
     ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + 10
+    while wait and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
 
 
 def test_a_kernel_error_names_the_node_its_line_and_device_and_aborts_the_others():
@@ -68,7 +82,7 @@ def test_an_actor_killed_during_a_run_does_not_hang_the_others():
     with tf.device("/cpu:1"):
         waiting = slow * 3.0  # waits for cpu:0
     with tf.Session(config=TWO_CPUS) as sess:
-        killer = threading.Timer(0.4, kill_actor, [CPU.format(0)])
+        killer = threading.Timer(0.4, kill_actor, [CPU.format(0), False])
         killer.start()
         start = time.perf_counter()
         with pytest.raises(tf.errors.UnavailableError, match="device:CPU:0"):

@@ -1,0 +1,164 @@
+"""The benchmark runner behind `python -m bench [workload ...] [--rounds R] [--write]`.
+
+Every implementation (raygraph, hand-written numpy, TensorFlow's compat.v1)
+runs in a process of its own, so their threads never share a process: BLAS and
+TensorFlow thread pools spin for a while after each call, and would steal cores
+from the next implementation timed. Each round times every (workload,
+implementation) pair once, in a shuffled order, with a pause between timings
+for spinning threads to go idle, so drift on the machine hits all alike; the
+figure is the median over rounds of the time per unit (run or op). Ratios
+compare implementations within the same run. `--write` replaces the generated
+table in BENCHMARKS.md. Run it inside ../shared/bin/loopback on these machines
+(raygraph's process starts a local Ray).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import random
+import statistics
+import time
+
+IMPLS = ("raygraph", "numpy", "tensorflow")
+BEGIN, END = "<!-- bench:table:start -->", "<!-- bench:table:end -->"
+PAUSE_S = 1.0  # between timings: spinning thread pools of the last one go idle
+
+
+def _has_tensorflow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def time_step(step, sync=None, min_seconds: float = 0.25, min_calls: int = 5) -> float:
+    """Seconds per call of `step`, timing a batch of calls lasting at least min_seconds.
+
+    `sync()`, when given, waits for work the steps started and have not finished
+    (raygraph's train steps return before their run ends): the batch ends after it.
+    """
+    calls, start = 0, time.perf_counter()
+    while True:
+        step()
+        calls += 1
+        if time.perf_counter() - start >= min_seconds and calls >= min_calls:
+            if sync is not None:
+                sync()
+            return (time.perf_counter() - start) / calls
+
+
+def _worker(impl: str, names: list, conn) -> None:
+    """One implementation's process: builds its steps, then times one on each request."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from bench.workloads import WORKLOADS
+
+    steps = {}
+    for name in names:
+        step = WORKLOADS[name].make(impl)
+        if step is not None:
+            steps[name] = step
+    conn.send(sorted(steps))
+    while True:
+        name = conn.recv()
+        if name is None:
+            break
+        step = steps[name]
+        seconds = time_step(step, getattr(step, "sync", None))
+        conn.send(seconds / WORKLOADS[name].per)
+    conn.close()
+
+
+def run(names, rounds: int) -> dict:
+    impls = [i for i in IMPLS if i != "tensorflow" or _has_tensorflow()]
+    if os.environ.get("BENCH_IMPLS"):
+        impls = [i for i in impls if i in os.environ["BENCH_IMPLS"].split(",")]
+    ctx = mp.get_context("spawn")
+    workers = {}
+    for impl in impls:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(impl, list(names), child), daemon=True)
+        proc.start()
+        workers[impl] = (proc, parent)
+    offered = {impl: conn.recv() for impl, (_, conn) in workers.items()}
+    keys = [(w, i) for w in names for i in impls if w in offered[i]]
+    samples = {key: [] for key in keys}
+    for _ in range(rounds):
+        random.shuffle(keys)
+        for name, impl in keys:
+            time.sleep(PAUSE_S)
+            conn = workers[impl][1]
+            conn.send(name)
+            samples[(name, impl)].append(conn.recv())
+    for proc, conn in workers.values():
+        conn.send(None)
+        proc.join(timeout=30)
+    return {key: statistics.median(v) for key, v in samples.items()}
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:,.2f} ms"
+
+
+def table(results: dict, names) -> str:
+    from bench.workloads import WORKLOADS
+
+    have_tf = any(i == "tensorflow" for _, i in results)
+    head = "| workload | unit | raygraph | numpy | raygraph / numpy |"
+    rule = "| --- | --- | --- | --- | --- |"
+    if have_tf:
+        head += " TensorFlow | raygraph / TF |"
+        rule += " --- | --- |"
+    lines = [head, rule]
+    for w in names:
+        rg, npy = results.get((w, "raygraph"), float("nan")), results.get((w, "numpy"))
+        if npy is None:
+            row = f"| {w} | per {WORKLOADS[w].unit} | {_fmt(rg)} | - | - |"
+        else:
+            row = f"| {w} | per {WORKLOADS[w].unit} | {_fmt(rg)} | {_fmt(npy)} | {rg / npy:.2f}x |"
+        if have_tf:
+            t = results.get((w, "tensorflow"), float("nan"))
+            row += f" {_fmt(t)} | {rg / t:.2f}x |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.machine()}, Python {platform.python_version()}"
+
+
+def write(text: str, path: str = "BENCHMARKS.md") -> None:
+    block = f"{BEGIN}\n{text}\n{END}"
+    if os.path.exists(path):
+        with open(path) as f:
+            content = f.read()
+        if BEGIN in content and END in content:
+            content = content[: content.index(BEGIN)] + block + content[content.index(END) + len(END) :]
+        else:
+            content += "\n" + block + "\n"
+    else:
+        content = "# Benchmarks\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(content)
+
+
+def main() -> None:
+    from bench.workloads import WORKLOADS
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    args = parser.parse_args()
+    results = run(args.workloads, args.rounds)
+    text = table(results, args.workloads)
+    text += f"\n\nMedians of {args.rounds} interleaved rounds; {machine()}; {time.strftime('%Y-%m-%d')}."
+    print(text)
+    if args.write:
+        write(text)
+
+
+if __name__ == "__main__":
+    main()
