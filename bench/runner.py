@@ -49,14 +49,15 @@ def time_step(step, sync=None, min_seconds: float = 0.25, min_calls: int = 5) ->
             return (time.perf_counter() - start) / calls
 
 
-def _worker(impl: str, names: list, conn) -> None:
+def _worker(impl: str, names: list, conn, env: dict | None = None) -> None:
     """One implementation's process: builds its steps, then times one on each request."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.update(env or {})
     from bench.workloads import WORKLOADS
 
     steps = {}
     for name in names:
-        step = WORKLOADS[name].make(impl)
+        step = WORKLOADS[name].make(impl.split("[")[0])
         if step is not None:
             steps[name] = step
     conn.send(sorted(steps))
@@ -70,15 +71,24 @@ def _worker(impl: str, names: list, conn) -> None:
     conn.close()
 
 
-def run(names, rounds: int) -> dict:
-    impls = [i for i in IMPLS if i != "tensorflow" or _has_tensorflow()]
-    if os.environ.get("BENCH_IMPLS"):
-        impls = [i for i in impls if i in os.environ["BENCH_IMPLS"].split(",")]
+def run(names, rounds: int, impls=None, variants=()) -> dict:
+    """{(workload, implementation): median seconds per unit}.
+
+    `variants` are extra raygraph processes, each "label:VAR=value,VAR=value",
+    run with those environment variables (an A/B of a setting in the same rounds).
+    """
+    impls = [i for i in (impls or IMPLS) if i != "tensorflow" or _has_tensorflow()]
+    envs = {i: {} for i in impls}
+    for variant in variants:
+        label, _, assignments = variant.partition(":")
+        name = f"raygraph[{label}]"
+        impls.append(name)
+        envs[name] = dict(a.split("=", 1) for a in assignments.split(",") if a)
     ctx = mp.get_context("spawn")
     workers = {}
     for impl in impls:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(impl, list(names), child), daemon=True)
+        proc = ctx.Process(target=_worker, args=(impl, list(names), child, envs[impl]), daemon=True)
         proc.start()
         workers[impl] = (proc, parent)
     offered = {impl: conn.recv() for impl, (_, conn) in workers.items()}
@@ -124,6 +134,16 @@ def table(results: dict, names) -> str:
     return "\n".join(lines)
 
 
+def variant_rows(results: dict, names, label: str) -> str:
+    """One line per workload: the variant against plain raygraph, same rounds."""
+    rows = []
+    for w in names:
+        if (w, label) in results and (w, "raygraph") in results:
+            v, base = results[(w, label)], results[(w, "raygraph")]
+            rows.append(f"{w}: {label} {_fmt(v)} vs raygraph {_fmt(base)} ({v / base:.2f}x)")
+    return "\n".join(rows)
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.machine()}, Python {platform.python_version()}"
@@ -151,9 +171,14 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--impls", default=",".join(IMPLS), help="implementations to run")
+    parser.add_argument("--variant", action="append", default=[],
+                        help='an extra raygraph process: "label:VAR=value,..." (an A/B of a setting)')
     args = parser.parse_args()
-    results = run(args.workloads, args.rounds)
+    results = run(args.workloads, args.rounds, args.impls.split(","), args.variant)
     text = table(results, args.workloads)
+    for label in sorted({i for _, i in results if i.startswith("raygraph[")}):
+        text += "\n" + variant_rows(results, args.workloads, label)
     text += f"\n\nMedians of {args.rounds} interleaved rounds; {machine()}; {time.strftime('%Y-%m-%d')}."
     print(text)
     if args.write:

@@ -6,8 +6,9 @@ units one step holds (`per`: 1 for a run, N for an N-op chain, to report per-op
 costs). Graph-building and warm-up happen in `make`, never in `step`.
 
     tiny   one Session.run of a one-op graph (per-run latency)
-    chain  N small elementwise ops in a chain on a [16] vector (per op)
-    wide   N independent small ops joined by add_n (per op)
+    chain  2000 small elementwise ops in a chain on a [16] vector (per op)
+    wide   2000 independent small ops joined by add_n (per op)
+    chain-1000  one run of a 1000-op chain (per run)
     mlp    train step 784-256-256-10, batch 256, float32, SGD, feed_dict each step
     cnn    the digits CNN train step of examples/train_digits.py
 
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-CHAIN = 1000
-WIDE = 1000
+CHAIN = 2000
+WIDE = 2000
 
 
 class Workload:
@@ -78,18 +79,25 @@ def _chain_ops(n):
 
 
 class Chain(Workload):
-    name, unit = "chain", "op"
-    per = CHAIN
+    """`n` small elementwise ops in a chain on a [16] vector, timed per op (or per run)."""
+
+    def __init__(self, n: int = CHAIN, name: str = "chain", unit: str = "op"):
+        self.n, self.name, self.unit = n, name, unit
+        self.per = n if unit == "op" else 1
+
+    def _build(self, tf):
+        x = tf.placeholder(tf.float32, [16])
+        v = x
+        for f in _chain_ops(self.n):
+            v = f(v)
+        return x, v
 
     def raygraph(self):
         import raygraph as tf
 
         g = tf.Graph()
         with g.as_default():
-            x = tf.placeholder(tf.float32, [16])
-            v = x
-            for f in _chain_ops(CHAIN):
-                v = f(v)
+            x, v = self._build(tf)
         sess = tf.Session(graph=g)
         feed = {x: np.ones(16, np.float32)}
         sess.run(v, feed)
@@ -99,10 +107,11 @@ class Chain(Workload):
         x = np.ones(16, np.float32)
         consts = [np.float32(c) for c in (1.0001, 0.5, 0.25, 0.999)]
         mul, add, sub = np.multiply, np.add, np.subtract
+        n = self.n
 
         def step():
             v = x
-            for _ in range(CHAIN // 4):
+            for _ in range(n // 4):
                 v = sub(add(mul(v, consts[0]), consts[1]), consts[2])
                 v = mul(v, consts[3])
             return v
@@ -113,10 +122,7 @@ class Chain(Workload):
         tf1 = _tf1()
         g = tf1.Graph()
         with g.as_default():
-            x = tf1.placeholder(tf1.float32, [16])
-            v = x
-            for f in _chain_ops(CHAIN):
-                v = f(v)
+            x, v = self._build(tf1)
         sess = tf1.Session(graph=g, config=_tf_config(tf1))
         feed = {x: np.ones(16, np.float32)}
         sess.run(v, feed)
@@ -353,4 +359,6 @@ def _tf_config(tf1):
     return tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
 
 
-WORKLOADS = {w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide())}
+WORKLOADS = {
+    w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))
+}

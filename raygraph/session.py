@@ -288,6 +288,12 @@ class Session:
         lists, tuples, dicts and namedtuples of them; the result has the same
         structure with numpy values (None for Operations). `feed_dict` maps
         tensors (placeholders or any other), or their names, to values.
+
+        A run that fetches no tensor (`sess.run(train_op, feed)`) returns as soon
+        as it is sent, so the next step's feed is prepared while the devices
+        work; runs still execute in order, and an error in such a run is raised
+        by the session's next `run` (its message says so). Fetching any tensor
+        waits for everything sent before.
         """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")

@@ -35,6 +35,7 @@ import select
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 
 import ray
@@ -177,12 +178,20 @@ class Server:
                 conn.settimeout(None)
                 while True:
                     _spin_until_readable(conn)
-                    wire.send(conn, self.handle(wire.recv(conn)))
+                    request = wire.recv(conn)
+                    try:
+                        reply = self.handle(request)
+                    except Exception as e:  # noqa: BLE001 - answer, never drop the session
+                        reply = ("error", "InternalError", None, f"{type(e).__name__}: {e}\n{traceback.format_exc()}", None)
+                    wire.send(conn, reply)
             except (EOFError, OSError):
+                return
+            except Exception:  # noqa: BLE001 - a frame that cannot be read: say why, close
+                traceback.print_exc()
                 return
 
 
-SPIN_S = float(os.environ.get("RAYGRAPH_SPIN_S", "0.002"))
+SPIN_S = float(os.environ.get("RAYGRAPH_SPIN_S", "0.0003"))
 
 
 def _spin_until_readable(sock: socket.socket) -> None:

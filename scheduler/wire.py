@@ -4,7 +4,7 @@
     header = u64 payload length, u32 buffer count, u64 length of each buffer
 
 The payload is a pickle (cloudpickle, as Ray's own, so a user-declared op's
-kernel travels by value with the plan); the arrays inside it (`transport.Packed`: Arrow IPC
+kernel travels by value with the plan); the large arrays inside it (`transport.Packed`: Arrow IPC
 messages) travel as its out-of-band buffers, written with one `sendmsg` straight
 from their memory and read into fresh buffers the receiver then owns, so a
 tensor is copied by the kernel only. Reading a frame never runs code until the
@@ -22,13 +22,22 @@ from ray import cloudpickle
 _U32 = struct.Struct("<I")
 _FIXED = struct.Struct("<QI")
 MAX_HEADER = 1 << 20
+OUT_OF_BAND_BYTES = 16 * 1024  # smaller buffers are copied into the payload
+MAX_BUFFERS = 256  # out-of-band buffers per frame (sendmsg takes at most IOV_MAX parts)
 
 
 def send(sock: socket.socket, obj) -> None:
     """Writes one frame holding `obj`."""
-    buffers: list[pickle.PickleBuffer] = []
-    payload = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
-    raws = [b.raw() for b in buffers]
+    raws: list[memoryview] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes < OUT_OF_BAND_BYTES or len(raws) >= MAX_BUFFERS:
+            return True  # small: copied into the payload
+        raws.append(raw)
+        return False
+
+    payload = cloudpickle.dumps(obj, protocol=5, buffer_callback=out_of_band)
     header = _FIXED.pack(len(payload), len(raws)) + struct.pack(f"<{len(raws)}Q", *(r.nbytes for r in raws))
     parts = [_U32.pack(len(header)), header, payload, *raws]
     total = sum(memoryview(p).nbytes for p in parts)

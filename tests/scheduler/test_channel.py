@@ -126,6 +126,23 @@ def test_frames_carry_large_buffers_and_nested_objects():
     right.close()
 
 
+def test_frames_with_thousands_of_small_arrays():
+    """A 2000-op plan carries 2000 constants: more buffers than one sendmsg takes."""
+    left, right = socket.socketpair()
+    small = [np.full(8, i, np.float32) for i in range(3000)]
+    big = [np.full(100_000, i, np.float32) for i in range(300)]  # more large ones than MAX_BUFFERS
+    received = {}
+    reader = threading.Thread(target=lambda: received.update(value=wire.recv(right)))
+    reader.start()
+    wire.send(left, (small, [Packed(b) for b in big]))
+    reader.join(timeout=60)
+    got_small, got_big = received["value"]
+    assert all(np.array_equal(a, b) for a, b in zip(got_small, small))
+    assert all(np.array_equal(a, b) for a, b in zip(got_big, big))
+    left.close()
+    right.close()
+
+
 def test_a_frame_header_too_large_is_refused():
     left, right = socket.socketpair()
     left.sendall((wire.MAX_HEADER + 1).to_bytes(4, "little"))
