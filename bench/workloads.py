@@ -209,20 +209,22 @@ def _mlp_graph(tf, weights):
     return x, y, train
 
 
-class MLP(Workload):
-    """Train step 784-256-256-10, batch 256, SGD, a feed_dict every step."""
+class _TrainStep(Workload):
+    """A train step driven by `sess.run(train_op, feed_dict)`, cycling over a few feeds."""
 
-    name, unit = "mlp", "step"
+    unit = "step"
+
+    def build(self, tf):
+        """Builds the graph in the default graph; returns (train op, feed dicts)."""
+        raise NotImplementedError
 
     def _session_step(self, tf, make_session):
-        xs, ys, weights = _mlp_data()
         g = tf.Graph()
         with g.as_default():
-            x, y, train = _mlp_graph(tf, weights)
+            train, feeds = self.build(tf)
             init = tf.global_variables_initializer()
         sess = make_session(tf, g)
         sess.run(init)
-        feeds = [{x: a, y: b} for a, b in zip(xs, ys)]
         counter = iter(range(1 << 62))
 
         def step():
@@ -238,6 +240,17 @@ class MLP(Workload):
 
     def tensorflow(self):
         return self._session_step(_tf1(), lambda tf, g: tf.Session(graph=g, config=_tf_config(tf)))
+
+
+class MLP(_TrainStep):
+    """Train step 784-256-256-10, batch 256, SGD, a feed_dict every step."""
+
+    name = "mlp"
+
+    def build(self, tf):
+        xs, ys, weights = _mlp_data()
+        x, y, train = _mlp_graph(tf, weights)
+        return train, [{x: a, y: b} for a, b in zip(xs, ys)]
 
     def numpy(self):
         xs, ys, weights = _mlp_data()
@@ -284,12 +297,13 @@ def numpy_mlp_step(params, x, labels, lr):
 CNN_BATCH = 64
 
 
-class CNN(Workload):
+class CNN(_TrainStep):
     """The digits CNN train step of examples/train_digits.py (its own build_model)."""
 
-    name, unit = "cnn", "step"
+    name = "cnn"
+    numpy = None  # no hand-written numpy CNN: compared with TensorFlow only
 
-    def _session_step(self, tf, make_session):
+    def build(self, tf):
         import importlib.util
         import os
 
@@ -299,34 +313,13 @@ class CNN(Workload):
         spec.loader.exec_module(example)
         example.tf = tf  # the example's own graph code, built with this implementation
         x_train, _, y_train, _ = example.load_data(0)
-        g = tf.Graph()
-        with g.as_default():
-            tf.set_random_seed(0)
-            images, labels, training, _, train_op, _, _ = example.build_model(3e-3)
-            init = tf.global_variables_initializer()
-        sess = make_session(tf, g)
-        sess.run(init)
+        tf.set_random_seed(0)
+        images, labels, training, _, train_op, _, _ = example.build_model(3e-3)
         feeds = [
             {images: x_train[i : i + CNN_BATCH], labels: y_train[i : i + CNN_BATCH], training: True}
             for i in range(0, CNN_BATCH * 8, CNN_BATCH)
         ]
-        counter = iter(range(1 << 62))
-
-        def step():
-            sess.run(train_op, feeds[next(counter) % len(feeds)])
-
-        step()
-        return _with_sync(step, sess)
-
-    def raygraph(self):
-        import raygraph as tf
-
-        return self._session_step(tf, lambda tf, g: tf.Session(graph=g))
-
-    def tensorflow(self):
-        return self._session_step(_tf1(), lambda tf, g: tf.Session(graph=g, config=_tf_config(tf)))
-
-    numpy = None  # no hand-written numpy CNN: compared with TensorFlow only
+        return train_op, feeds
 
 
 # -- helpers -------------------------------------------------------------------
