@@ -1,5 +1,8 @@
 """The benchmark runner behind `python -m bench [workload ...] [--rounds R] [--write]`.
 
+Workloads: bench.workloads (mlp, cnn, tiny, chain, wide, chain-1000) and
+"two-device" (bench.two_device, which needs a Ray of its own and runs apart).
+
 Every implementation (raygraph, hand-written numpy, TensorFlow's compat.v1)
 runs in a process of its own, so their threads never share a process: BLAS and
 TensorFlow thread pools spin for a while after each call, and would steal cores
@@ -134,6 +137,23 @@ def table(results: dict, names) -> str:
     return "\n".join(lines)
 
 
+TWO_DEVICE = "two-device"
+
+
+def two_device(rounds: int) -> str:
+    """The multi-device figures, from bench.two_device in a process of its own."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.two_device", "--rounds", str(rounds)],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        return f"(bench.two_device failed: {done.stderr.strip().splitlines()[-1:]})"
+    return "\n".join("    " + line for line in done.stdout.strip().splitlines())
+
+
 def variant_rows(results: dict, names, label: str) -> str:
     """One line per workload: the variant against plain raygraph, same rounds."""
     rows = []
@@ -168,18 +188,23 @@ def main() -> None:
     from bench.workloads import WORKLOADS
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("workloads", nargs="*", default=[*WORKLOADS, TWO_DEVICE])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--impls", default=",".join(IMPLS), help="implementations to run")
     parser.add_argument("--variant", action="append", default=[],
                         help='an extra raygraph process: "label:VAR=value,..." (an A/B of a setting)')
     args = parser.parse_args()
-    results = run(args.workloads, args.rounds, args.impls.split(","), args.variant)
-    text = table(results, args.workloads)
+    names = [n for n in args.workloads if n != TWO_DEVICE]
+    results = run(names, args.rounds, args.impls.split(","), args.variant) if names else {}
+    text = table(results, names) if names else ""
     for label in sorted({i for _, i in results if i.startswith("raygraph[")}):
-        text += "\n" + variant_rows(results, args.workloads, label)
-    text += f"\n\nMedians of {args.rounds} interleaved rounds; {machine()}; {time.strftime('%Y-%m-%d')}."
+        text += "\n" + variant_rows(results, names, label)
+    if names:
+        text += f"\n\nMedians of {args.rounds} interleaved rounds; {machine()}; {time.strftime('%Y-%m-%d')}."
+    if TWO_DEVICE in args.workloads:
+        text += "\n\ntwo-device (`python -m bench.two_device`, its own Ray with 4 logical CPUs):\n\n"
+        text += two_device(args.rounds)
     print(text)
     if args.write:
         write(text)
