@@ -86,7 +86,7 @@ class DeviceActor:
     def __init__(self, device: str, array_module_name: str = "numpy"):
         import ops
 
-        normal_priority()
+        kernel_thread()
         ops.load_all()
         self.device = device
         self.xp = array_module(array_module_name)
@@ -221,7 +221,8 @@ class DeviceActor:
         if pool is None:
             with self._lock:
                 pool = self._pools.setdefault(
-                    size, ThreadPoolExecutor(size, thread_name_prefix=f"raygraph-interop-{size}")
+                    size,
+                    ThreadPoolExecutor(size, thread_name_prefix=f"raygraph-interop-{size}", initializer=kernel_thread),
                 )
         return pool
 
@@ -325,6 +326,17 @@ def _owned(partition):
             if isinstance(value, np.ndarray) and (value.base is not None or not value.flags.writeable):
                 node.attrs[key] = value.copy()
     return partition
+
+
+def kernel_thread() -> None:
+    """Prepares the calling thread (and the process) to run kernels.
+
+    Resets niceness (see `normal_priority`), and silences numpy's floating-point
+    warnings (log(0), 0/0): TensorFlow's kernels return inf and nan without a
+    word, and numpy's error state is per thread.
+    """
+    normal_priority()
+    np.seterr(all="ignore")
 
 
 def normal_priority() -> None:

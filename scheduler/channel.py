@@ -166,9 +166,9 @@ class Server:
             threading.Thread(target=self._serve, args=(conn,), name="raygraph-channel", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        from scheduler.actor import normal_priority
+        from scheduler.actor import kernel_thread
 
-        normal_priority()
+        kernel_thread()
         with conn:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.settimeout(10)

@@ -21,10 +21,12 @@ On the actor side, `ShmTensor` unpickles to the array by mapping the file
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import mmap
 import os
 import threading
+import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -83,11 +85,12 @@ class _Slot:
 
 
 class FeedArena:
-    """The driver's shared-memory slots for one channel's feeds."""
+    """The driver's shared-memory slots for one channel's feeds (files removed at close or exit)."""
 
     def __init__(self):
         self.slots = [_Slot() for _ in range(SLOTS)]
         self.turn = -1
+        _open_arenas.add(self)
 
     def begin(self, arrays: list) -> None:
         """Starts the next run's slot, sized for `arrays` (those sent through memory)."""
@@ -118,6 +121,16 @@ class FeedArena:
     def close(self) -> None:
         for slot in self.slots:
             slot.close()
+
+
+_open_arenas: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Removes this process's shared-memory files when it exits without closing its sessions."""
+    for arena in list(_open_arenas):
+        arena.close()
 
 
 def _wants_shm(array) -> bool:
