@@ -27,6 +27,7 @@ gone: reading one is a FailedPreconditionError).
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections import deque
@@ -82,6 +83,7 @@ class CentralScheduler:
         self._destinations: dict[int, dict[str, list[runtime.Device]]] = {}
         self._run_ids = itertools.count(1)
         self._pending: deque = deque()  # (run id, calls, plan) of runs not waited for
+        self._lock = threading.RLock()  # one run at a time on the session's channels
         self._channels: dict[str, tuple] = {}  # device name -> (actor generation, Channel or None)
 
     # -- planning --
@@ -114,7 +116,14 @@ class CentralScheduler:
         session's channels to its devices (scheduler.channel); a run with nothing
         to fetch (a train step) returns as soon as it is sent, and the next run
         reads its replies first, raising its error if it failed.
+
+        Runs of one session from several threads take turns (`_lock`): a
+        session's channel carries one run's frames at a time.
         """
+        with self._lock:
+            return self._run(plan, feed_values, trace, timeout_in_ms)
+
+    def _run(self, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int):
         timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
         detached = not plan.fetch_keys and not trace and not timeout_ms
         if not detached or len(plan.partitions) > 1 or len(self._pending) >= MAX_DETACHED:
@@ -138,6 +147,10 @@ class CentralScheduler:
 
     def drain(self) -> None:
         """Reads the replies of runs that returned without waiting; raises the first error."""
+        with self._lock:
+            self._drain()
+
+    def _drain(self) -> None:
         failure = None
         while self._pending:
             run_id, calls, plan = self._pending.popleft()

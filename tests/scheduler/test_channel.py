@@ -218,3 +218,31 @@ def test_shared_memory_files_go_away_when_the_process_exits(tmp_path):
     path = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
                           cwd=root, env={**os.environ, "PYTHONPATH": root}).stdout.strip()
     assert path.startswith("/dev/shm/raygraph-") and not os.path.exists(path)
+
+
+def test_one_session_used_from_many_threads():
+    x = tf.placeholder(tf.float32, [None])
+    total = tf.Variable(0.0)
+    add = total.assign_add(tf.reduce_sum(x)).op
+    doubled = x * 2.0
+    errors = []
+
+    def worker(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(30):
+                v = rng.random(int(rng.integers(1, 50_000))).astype(np.float32)
+                np.testing.assert_allclose(sess.run(doubled, {x: v}), v * 2)
+                sess.run(add, {x: np.ones(3, np.float32)})
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    with tf.Session() as sess:
+        sess.run(total.initializer)
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert sess.run(total) == 4 * 30 * 3
