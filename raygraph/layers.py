@@ -253,6 +253,21 @@ def _data_format(data_format: str) -> str:
 # -- dense --------------------------------------------------------------------------------
 
 
+def _weight_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                    kernel_regularizer, bias_regularizer, activity_regularizer,
+                    kernel_constraint, bias_constraint) -> None:
+    """Stores the options every kernel-and-bias layer (Dense, Conv2D) takes, under TF's names."""
+    layer.activation = activation
+    layer.use_bias = use_bias
+    layer.kernel_initializer = kernel_initializer
+    layer.bias_initializer = bias_initializer
+    layer.kernel_regularizer = kernel_regularizer
+    layer.bias_regularizer = bias_regularizer
+    layer.activity_regularizer = activity_regularizer
+    layer.kernel_constraint = kernel_constraint
+    layer.bias_constraint = bias_constraint
+
+
 class Dense(Layer):
     """outputs = activation(inputs @ kernel + bias), over the last axis of `inputs`.
 
@@ -268,15 +283,9 @@ class Dense(Layer):
                  bias_constraint=None, trainable=True, name=None, **kwargs):
         super().__init__(trainable=trainable, name=name, **kwargs)
         self.units = int(units)
-        self.activation = activation
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                        kernel_regularizer, bias_regularizer, activity_regularizer,
+                        kernel_constraint, bias_constraint)
 
     def build(self, input_shape) -> None:
         last = input_shape.dims[-1] if input_shape.dims else None
@@ -345,15 +354,9 @@ class Conv2D(Layer):
         self.padding = _padding(padding)
         self.data_format = _data_format(data_format)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        self.activation = activation
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        _weight_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                        kernel_regularizer, bias_regularizer, activity_regularizer,
+                        kernel_constraint, bias_constraint)
 
     def build(self, input_shape) -> None:
         axis = 1 if self.data_format == "NCHW" else -1
