@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -16,6 +12,7 @@ import pytest
 
 import raygraph as tf
 from raygraph import io
+from tests.raygraph.test_checkpoint_format import kill_when_halfway
 
 VALUES = {
     "dense/kernel": np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
@@ -520,28 +517,6 @@ def test_old_checkpoints_are_deleted_only_after_the_state_file_is_written(tmp_pa
             saver.save(sess, prefix, global_step=2)
     assert tf.train.checkpoint_exists(prefix + "-1")  # not pruned
     assert tf.train.latest_checkpoint(str(tmp_path)) == prefix + "-1"
-
-
-def kill_when_halfway(script: str, directory, log_path) -> None:
-    """Runs `script` in a new Python until it prints HALFWAY, then SIGKILLs it."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script, str(directory)],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            cwd=root,
-        )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        line = proc.stdout.readline() if ready else ""
-        assert line.strip() == "HALFWAY", open(log_path).read()[-3000:]
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 KILLED_TRAINER = textwrap.dedent(
