@@ -162,6 +162,25 @@ def api_functions(prefix: str = "") -> dict[str, Callable]:
 _GENERATED = "generated from an op declaration"
 
 
+def namespace(module_globals: dict, prefix: str) -> Callable:
+    """Fills a public module (raygraph, raygraph.nn, ...) with the functions under `prefix`.
+
+    Returns the module's `__getattr__`, which finds names registered later (user ops):
+
+        __getattr__ = registry.namespace(globals(), "nn.")
+    """
+    module_globals.update(api_functions(prefix))
+    module = module_globals["__name__"]
+
+    def __getattr__(name: str):  # noqa: N807 - a module's attribute hook
+        fn = _API.get(prefix + name)
+        if fn is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return fn
+
+    return __getattr__
+
+
 def _add_api(name: str, fn: Callable, where: str) -> None:
     first = _API_SOURCE.get(name, _GENERATED)
     if name in _API and first != _GENERATED and first != where:

@@ -84,7 +84,7 @@ from raygraph.variables import (  # noqa: E402
     variables_initializer,
 )
 
-globals().update(_registry.api_functions(""))
+__getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 
 from raygraph import compat  # noqa: E402
 
@@ -103,11 +103,3 @@ def disable_v2_behavior() -> None:
 def executing_eagerly() -> bool:
     """Always False: ops build a graph; values come from Session.run."""
     return False
-
-
-def __getattr__(name: str):
-    """Op functions registered after import (user ops) resolve here."""
-    fn = _registry._API.get(name)
-    if fn is None:
-        raise AttributeError(f"module 'raygraph' has no attribute {name!r}")
-    return fn

@@ -2,11 +2,4 @@
 
 from ops import registry as _registry
 
-globals().update(_registry.api_functions("linalg."))
-
-
-def __getattr__(name: str):
-    fn = _registry._API.get("linalg." + name)
-    if fn is None:
-        raise AttributeError(f"module 'raygraph.linalg' has no attribute {name!r}")
-    return fn
+__getattr__ = _registry.namespace(globals(), "linalg.")

@@ -6,11 +6,4 @@ The functions come from the op registry (`ops/nn.py` declares them under
 
 from ops import registry as _registry
 
-globals().update(_registry.api_functions("nn."))
-
-
-def __getattr__(name: str):
-    fn = _registry._API.get("nn." + name)
-    if fn is None:
-        raise AttributeError(f"module 'raygraph.nn' has no attribute {name!r}")
-    return fn
+__getattr__ = _registry.namespace(globals(), "nn.")
