@@ -35,7 +35,7 @@ def raygraph_actor(steps: int) -> tuple[int, int]:
     import ray
 
     from bench.workloads import MLP
-    from scheduler import runtime
+    from scheduler.shell import runtime
 
     step = MLP().make("raygraph")
     step.sync()

@@ -218,7 +218,7 @@ def _recv_seconds(md, tensor: str) -> float:
 def mechanisms(rounds: int) -> dict:
     import ray
 
-    from scheduler.transport import Packed
+    from scheduler.shell.transport import Packed
 
     @ray.remote(num_cpus=0, max_concurrency=4)
     class Receiver:

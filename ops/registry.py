@@ -57,6 +57,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from raygraph import graph as _graph
+
 REQUIRED = inspect.Parameter.empty
 
 _OPS: dict[str, type[Op]] = {}
@@ -241,9 +243,7 @@ def NotDifferentiable(op_type: str) -> None:  # noqa: N802 - TensorFlow's name
 
 def build(op_type: str, inputs, attrs=None, name=None):
     """Adds an op of `op_type` to the default graph; returns its output(s)."""
-    from raygraph import graph  # the graph imports this module: resolved at call time
-
-    op = graph.get_default_graph().create_op(op_type, inputs, attrs or {}, name=name)
+    op = _graph.get_default_graph().create_op(op_type, inputs, attrs or {}, name=name)
     cls = _OPS[op_type]
     if cls.multi_output:
         return list(op.outputs)
@@ -309,3 +309,8 @@ def bind_kernel(cls: type[Op], backend, attrs: dict) -> Callable:
     if attrs:
         return functools.partial(kernel, backend, **attrs)
     return functools.partial(kernel, backend)
+
+
+_graph.hooks.op_def = get
+_graph.hooks.build = build
+_graph.hooks.api = _API

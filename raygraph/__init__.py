@@ -9,97 +9,64 @@
         sess.run(tf.global_variables_initializer())
         print(sess.run(y, {x: [[1, 2, 3]]}))
 
-The op functions (`tf.matmul`, `tf.nn.relu`, ...) come from the op registry in
-`ops/`: each op type is declared once there, with its shape function, kernel and
-gradient. New ops registered by user code appear here under their `api` names.
+Layers, each importing only from the ones above it in this list:
+
+    graph core   raygraph.graph, dtypes, shapes, errors, device: the graph as data
+    ops/         the op registry: each op's shape function, kernel and gradient
+    scheduler/   engine/ (plans, devices, runs; no Ray) and shell/ (the Ray actors)
+    user API     raygraph.session, variables, gradients, train, layers, losses, io, ...
+
+Importing this package loads none of them. The public names (`tf.matmul`,
+`tf.Session`, ...) are assembled by `raygraph._namespace` on the first attribute
+looked up, so the graph core and the op registry import on their own (a device
+actor imports no user API).
 """
 
 from __future__ import annotations
 
-import ops as _ops
-from ops import registry as _registry
-
-_ops.load_all()
-
-from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, timeline, train  # noqa: E402
-from raygraph.device import DeviceSpec  # noqa: E402
-from raygraph.dtypes import (  # noqa: E402
-    DType,
-    as_dtype,
-    bool,  # noqa: A004 - TensorFlow's name
-    double,
-    float16,
-    float32,
-    float64,
-    half,
-    int8,
-    int16,
-    int32,
-    int64,
-    string,
-    uint8,
-    uint16,
-)
-from raygraph.gradients import gradients  # noqa: E402
-from raygraph.graph import (  # noqa: E402
-    Graph,
-    GraphKeys,
-    Operation,
-    Tensor,
-    add_to_collection,
-    add_to_collections,
-    colocate_with,
-    control_dependencies,
-    convert_to_tensor,
-    device,
-    get_collection,
-    get_collection_ref,
-    get_default_graph,
-    name_scope,
-    reset_default_graph,
-)
-from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
-from raygraph.random import set_random_seed  # noqa: E402
-from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
-from raygraph.session import (  # noqa: E402
-    ConfigProto,
-    GPUOptions,
-    InteractiveSession,
-    RunMetadata,
-    RunOptions,
-    Session,
-    get_default_session,
-)
-from raygraph.shapes import Dimension, TensorShape  # noqa: E402
-from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
-from raygraph.variables import (  # noqa: E402
-    Variable,
-    all_variables,
-    global_variables,
-    global_variables_initializer,
-    initialize_all_variables,
-    local_variables,
-    local_variables_initializer,
-    trainable_variables,
-    variables_initializer,
-)
-
-__getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
-
-from raygraph import compat  # noqa: E402
+import functools
+import importlib
 
 __version__ = "0.1.0"
-newaxis = None
+
+_loading = False
 
 
-def disable_eager_execution() -> None:
-    """Does nothing: raygraph always builds graphs (kept for tf.compat.v1 programs)."""
+def _load():
+    """Imports the public namespace and copies it into this package (once)."""
+    global _loading
+    if _loading:
+        return None  # a submodule is being imported by the namespace itself
+    _loading = True
+    try:
+        namespace = importlib.import_module("raygraph._namespace")
+    finally:
+        _loading = False
+    names = {k: v for k, v in vars(namespace).items() if not k.startswith("__") and k != "annotations"}
+    globals().update(names)
+    globals()["__getattr__"] = namespace.__getattr__  # user ops registered later
+    globals()["__all__"] = sorted(k for k in names if not k.startswith("_"))
+    return namespace
 
 
-def disable_v2_behavior() -> None:
-    """Does nothing: raygraph has TensorFlow 1.x behaviour (kept for tf.compat.v1 programs)."""
+@functools.cache
+def _submodules() -> frozenset:
+    import pkgutil
+
+    return frozenset(m.name for m in pkgutil.iter_modules(__path__))
 
 
-def executing_eagerly() -> bool:
-    """Always False: ops build a graph; values come from Session.run."""
-    return False
+def __getattr__(name: str):
+    if name in _submodules():  # `from raygraph import graph`, `tf.nn`: just that module
+        return importlib.import_module(f"raygraph.{name}")
+    namespace = _load()
+    if namespace is None:
+        raise AttributeError(f"module 'raygraph' has no attribute {name!r} (yet)")
+    if name in globals():
+        return globals()[name]
+    return namespace.__getattr__(name)
+
+
+def __dir__():
+    _load()
+    return sorted(globals())

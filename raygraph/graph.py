@@ -16,11 +16,18 @@ Invariants:
 
 Scopes (`name_scope`, `device`, `control_dependencies`, `colocate_with`) are
 stacks on the graph, entered with `with`.
+
+Layering. This module is the graph core, with dtypes, shapes, errors and device
+specs: it imports nothing from `ops/`, `scheduler/` or the user API. What it
+needs from above comes through `hooks`, filled by the layer that provides it:
+the op registry (`ops.registry` installs `op_def`, `build` and `api` when it is
+imported) and the default session (`raygraph.session` installs `session_for`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 import threading
@@ -28,10 +35,38 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ops import registry
 from raygraph import dtypes as _dtypes
 from raygraph.device import DeviceSpec
 from raygraph.shapes import TensorShape, as_shape, format_shape
+
+class _Hooks:
+    """What the graph core needs from the layers above it, installed by them.
+
+    - `op_def(op_type)`: the op's declaration (ops.registry.get);
+    - `build(op_type, inputs, attrs, name)`: adds an op (ops.registry.build);
+    - `api`: the public op functions by name (ops.registry's table), for the
+      Tensor operators and for packing lists of tensors with `stack`;
+    - `session_for(graph, session)`: the session that `Tensor.eval` and
+      `Operation.run` use (raygraph.session).
+    """
+
+    def __init__(self):
+        self.op_def = self.build = self.session_for = None
+        self.api: dict = {}
+
+    def require(self, name: str):
+        hook = getattr(self, name)
+        if hook is None or hook == {}:
+            layer = "raygraph.session" if name == "session_for" else "ops.registry"
+            raise RuntimeError(
+                f"The graph core has no {name!r} yet: import raygraph (or {layer}) before "
+                "building or running ops."
+            )
+        return hook
+
+
+hooks = _Hooks()
+"""Filled by ops.registry and raygraph.session when they are imported."""
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _INTERNAL = tuple(os.path.join(_ROOT, pkg) + os.sep for pkg in ("raygraph", "ops", "scheduler"))
@@ -104,9 +139,7 @@ class Tensor:
 
     def eval(self, feed_dict=None, session=None):
         """Runs the default (or given) session to compute this tensor."""
-        from raygraph.session import _session_for
-
-        return _session_for(self.graph, session).run(self, feed_dict)
+        return hooks.require("session_for")(self.graph, session).run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<tf.Tensor '{self.name}' shape={self._shape} dtype={self.dtype.name}>"
@@ -147,14 +180,14 @@ class Tensor:
         def method(self, *args):
             if convert:
                 args = [_operand(a, self) for a in args]
-            return registry._API[name](self, *args)
+            return hooks.require("api")[name](self, *args)
 
         method.__name__ = name
         return method
 
     def _rapi(name):  # noqa: N805
         def method(self, other):
-            return registry._API[name](_operand(other, self), self)
+            return hooks.require("api")[name](_operand(other, self), self)
 
         return method
 
@@ -226,8 +259,14 @@ class Operation:
         self._id = len(graph._ops)
 
     @property
-    def op_def(self) -> type[registry.Op]:
-        return registry.get(self.type)
+    def op_def(self):
+        """The op's declaration in the registry (an ops.registry.Op subclass)."""
+        return hooks.require("op_def")(self.type)
+
+    @property
+    def creation_order(self) -> int:
+        """The op's position in its graph, in creation order (a topological order)."""
+        return self._id
 
     @property
     def control_inputs(self) -> list[Operation]:
@@ -252,20 +291,7 @@ class Operation:
 
     def run(self, feed_dict=None, session=None) -> None:
         """Runs this op with the default (or given) session."""
-        from raygraph.session import _session_for
-
-        _session_for(self.graph, session).run(self, feed_dict)
-
-    def _add_control_input(self, op: Operation) -> None:
-        if op.graph is not self.graph:
-            raise ValueError(f"Control input {op.name!r} is from another graph than {self.name!r}")
-        if op._id >= self._id:
-            raise ValueError(
-                f"Cannot add {op.name!r} as a control input of the older op {self.name!r}: it "
-                "could make a cycle. Create the op inside tf.control_dependencies instead."
-            )
-        if op not in self._control_inputs:
-            self._control_inputs.append(op)
+        hooks.require("session_for")(self.graph, session).run(self, feed_dict)
 
     def describe(self) -> str:
         """`MatMul 'dense/MatMul' (created at train.py:31)`: how errors name an op."""
@@ -451,11 +477,11 @@ class Graph:
                 f"Graph is finalized and cannot be modified (adding a {op_type} op at "
                 f"{format_location(user_location())})."
             )
-        op_def = registry.get(op_type)
+        op_def = hooks.require("op_def")(op_type)
         attrs = dict(attrs or {})
         for key, default in op_def.attrs.items():
             if key not in attrs:
-                if default is registry.REQUIRED:
+                if default is inspect.Parameter.empty:  # ops.registry.REQUIRED
                     raise TypeError(f"{op_type} is missing the required attr {key!r}")
                 attrs[key] = default
         with self._lock:
@@ -618,7 +644,7 @@ def _convert_inputs(graph, op_def, inputs, location):
 def _ref_input(op_def, name, value, location) -> Tensor:
     """A by-reference input: the variable itself (its VariableV2 output), not its value."""
     t = _unwrap(value)
-    if not (isinstance(t, Tensor) and registry.get(t.op.type).stateful and t.op.type.startswith("Variable")):
+    if not (isinstance(t, Tensor) and hooks.op_def(t.op.type).stateful and t.op.type.startswith("Variable")):
         got = f"Tensor {t.name!r} from a {t.op.type} op" if isinstance(t, Tensor) else repr(t)
         raise TypeError(
             f"Input {name!r} of {op_def.type} (at {format_location(location)}) must be a "
@@ -683,7 +709,7 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation {value.name!r} to Tensor (use one of its outputs)")
     if isinstance(value, list | tuple) and _contains_tensor(value):
-        return registry._API["stack"]([convert_to_tensor(v, dtype, preferred_dtype=preferred_dtype) for v in value])
+        return hooks.require("api")["stack"]([convert_to_tensor(v, dtype, preferred_dtype=preferred_dtype) for v in value])
     array = to_numpy(value, dtype if dtype is not None else preferred_dtype, strict=dtype is not None)
     return constant_op(array, name=name or "Const")
 
@@ -753,7 +779,7 @@ def _fits(array, np_dtype) -> bool:
 
 
 def constant_op(array: np.ndarray, name: str = "Const") -> Tensor:
-    return registry.build("Const", [], {"value": array, "dtype": _dtypes.as_dtype(array.dtype)}, name=name)
+    return hooks.require("build")("Const", [], {"value": array, "dtype": _dtypes.as_dtype(array.dtype)}, name=name)
 
 
 # -- the default graph ---------------------------------------------------------

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from raygraph import dtypes, errors
+from raygraph import graph as _graph
 from raygraph.graph import Graph, Operation, Tensor, format_location, get_default_graph
 from raygraph.shapes import format_shape
 
@@ -93,7 +94,7 @@ class RunMetadata:
     """
 
     def __init__(self):
-        from scheduler.step_stats import StepStats
+        from scheduler.engine.step_stats import StepStats
 
         self.step_stats = StepStats()
         self.partition_graphs = []
@@ -130,6 +131,9 @@ def _session_for(graph: Graph, session=None):
             f"({session.graph.describe()})."
         )
     return session
+
+
+_graph.hooks.session_for = _session_for
 
 
 # -- fetches -------------------------------------------------------------------
@@ -208,18 +212,18 @@ class Session:
     """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None):
-        from scheduler import runtime
-        from scheduler.central import CentralScheduler
+        from scheduler.engine.central import CentralScheduler
 
         self.graph = graph if graph is not None else get_default_graph()
         self.config = config or ConfigProto()
         self._target = target
-        runtime.connect()
-        self._devices = runtime.devices(self.config.device_count)
+        client = _client_for(target)
+        self._devices = client.devices(self.config.device_count)
         if not self._devices:
             raise errors.UnavailableError(None, None, "The Ray cluster offers no CPU or GPU to run on.")
         self._scheduler = CentralScheduler(
             self.graph,
+            client,
             self._devices,
             allow_soft_placement=self.config.allow_soft_placement,
             log_device_placement=self.config.log_device_placement,
@@ -352,6 +356,26 @@ class Session:
                 stacklevel=3,
             )
         self._last_version = version
+
+
+TARGETS = ("", "local")
+
+
+def _client_for(target: str):
+    """The client a session's target names: "" (Ray actors, the default) or "local"."""
+    if target == "local":
+        from scheduler.engine.local import LocalClient
+
+        return LocalClient()
+    if target == "":
+        from scheduler.shell.client import RayClient
+
+        return RayClient()
+    raise ValueError(
+        f"Session target {target!r} is not supported: use '' (the default: every device a Ray "
+        "actor, on the cluster of this process or a local one) or 'local' (every device in "
+        "this process, without Ray)."
+    )
 
 
 class InteractiveSession(Session):

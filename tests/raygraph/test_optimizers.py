@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import raygraph as tf
-from scheduler.executor import Executor, SessionState
-from scheduler.plan import build_plan
+from scheduler.engine.executor import Executor, SessionState
+from scheduler.engine.plan import build_plan
 
 # -- the fused ops against numpy, step by step ---------------------------------------
 

@@ -13,13 +13,13 @@ import pytest
 import ray
 
 import raygraph as tf
-from scheduler import channel, runtime, shm, wire
-from scheduler.actor import _BlasThreads
-from scheduler.transport import Packed
+from scheduler.shell import channel, runtime, shm, wire
+from scheduler.engine.device import BlasThreads
+from scheduler.shell.transport import Packed
 
 
 def _actor_of(sess):
-    (device,) = [d for d in sess._devices if d.name in sess._scheduler._channels] or sess._devices[:1]
+    (device,) = [d for d in sess._devices if d.name in sess._scheduler.links] or sess._devices[:1]
     return device, runtime.existing_actor(device.name)
 
 
@@ -28,18 +28,10 @@ def test_runs_go_through_the_sessions_channel():
     y = x * 2.0
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(y, {x: [1, 2, 3]}), [2, 4, 6])
-        (generation, chan), = sess._scheduler._channels.values()
+        (link,) = sess._scheduler.links.values()
+        chan = link.channel
         assert isinstance(chan, channel.Channel) and not chan.outstanding
     assert chan.sock.fileno() == -1  # closed with the session
-
-
-def test_classic_calls_when_channels_are_off(monkeypatch):
-    monkeypatch.setenv("RAYGRAPH_CHANNELS", "0")
-    x = tf.placeholder(tf.float32, [3])
-    y = x + 1.0
-    with tf.Session() as sess:
-        np.testing.assert_allclose(sess.run(y, {x: [1, 2, 3]}), [2, 3, 4])
-        assert all(c is None for _, c in sess._scheduler._channels.values())
 
 
 def test_train_steps_return_before_they_end_and_keep_their_order():
@@ -78,7 +70,8 @@ def test_large_feeds_travel_through_shared_memory_without_mixing_runs():
             sess.run(step, {x: f})
         expected = sum(float(f.astype(np.float64).sum()) for f in feeds)
         assert sess.run(total) == pytest.approx(expected, rel=1e-6)
-        (_, chan), = sess._scheduler._channels.values()
+        (link,) = sess._scheduler.links.values()
+        chan = link.channel
         assert chan.arena is not None and any(s.path for s in chan.arena.slots)
         paths = [s.path for s in chan.arena.slots if s.path]
     assert not any(os.path.exists(p) for p in paths)  # unlinked when the session closed
@@ -153,13 +146,13 @@ def test_a_frame_header_too_large_is_refused():
 
 
 def test_default_blas_threads_leave_a_core_to_the_driver_on_its_node():
-    blas = _BlasThreads()
+    blas = BlasThreads()
     blas.default = 8
     limits = []
     blas.controller.limit = lambda limits_=None, **kw: limits.append(kw.get("limits", limits_))
-    blas.apply((0, 1, 1))  # the driver's node, one device: 8 - 1
-    blas.apply((0, 0, 2))  # another node, two devices: 8 // 2
-    blas.apply((0, 1, 8))  # never below one
+    blas.apply(0, reserved=1, share=1)  # the driver's node, one device: 8 - 1
+    blas.apply(0, reserved=0, share=2)  # another node, two devices: 8 // 2
+    blas.apply(0, reserved=1, share=8)  # never below one
     blas.apply(3)  # an explicit intra_op_parallelism_threads
     assert limits == [7, 4, 1, 3]
 
@@ -209,7 +202,7 @@ def test_shared_memory_files_go_away_when_the_process_exits(tmp_path):
     script = tmp_path / "leak.py"
     script.write_text(
         "import numpy as np\n"
-        "from scheduler import shm\n"
+        "from scheduler.shell import shm\n"
         "arena = shm.FeedArena()\n"
         "arena.begin([np.zeros(1 << 17, np.float32)])\n"
         "print(arena.pack(np.zeros(1 << 17, np.float32)).path)\n"

@@ -11,7 +11,7 @@ import pytest
 import ray
 
 import raygraph as tf
-from scheduler import runtime
+from scheduler.shell import runtime
 from tests.scheduler.test_multi_device import TWO_CPUS, nap
 
 CPU = "/job:worker/replica:0/task:0/device:CPU:{}"

@@ -11,7 +11,7 @@ import pytest
 import ray
 
 import raygraph as tf
-from scheduler import runtime
+from scheduler.shell import runtime
 
 
 def _has_cuda() -> bool:

@@ -13,7 +13,7 @@ import pytest
 import ray
 
 import raygraph as tf
-from scheduler import runtime
+from scheduler.shell import runtime
 
 TWO_CPUS = tf.ConfigProto(device_count={"CPU": 2})
 RNG = np.random.default_rng(0)

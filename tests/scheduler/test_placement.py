@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import raygraph as tf
-from scheduler.placement import default_device, place
+from scheduler.engine.placement import default_device, place
 
 W = "/job:worker/replica:0/task:{}/device:{}"
 CPU0, CPU1, GPU0, GPU1 = (

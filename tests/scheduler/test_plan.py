@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 import raygraph as tf
-from scheduler import cost, segments
-from scheduler.executor import Executor, SessionState
-from scheduler.placement import place
-from scheduler.plan import TOKEN, build_plan
+from scheduler.engine import cost, segments
+from scheduler.engine.executor import Executor, SessionState
+from scheduler.engine.placement import place
+from scheduler.engine.plan import TOKEN, build_plan
 
 W = "/job:worker/replica:0/task:0/device:{}"
 CPU0, CPU1, GPU0 = W.format("CPU:0"), W.format("CPU:1"), W.format("GPU:0")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import ray
 
-from scheduler import transport
-from scheduler.transport import Packed
+from scheduler.shell import transport
+from scheduler.shell.transport import Packed
 
 CASES = [
     np.arange(10, dtype=np.float32),

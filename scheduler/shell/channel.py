@@ -40,16 +40,12 @@ from collections import deque
 
 import ray
 
-from scheduler import shm, wire
-from scheduler.transport import Packed
+from scheduler.shell import shm, wire
+from scheduler.shell.transport import Packed
 
 _lock = threading.Lock()
 _addresses: dict[tuple[str, int], tuple] = {}  # -> (host, port, token, node id)
 TOKEN_BYTES = 32
-
-
-def enabled() -> bool:
-    return os.environ.get("RAYGRAPH_CHANNELS", "1") != "0"
 
 
 def shm_enabled() -> bool:
@@ -123,21 +119,16 @@ def wait_readable(channels: list[Channel], timeout_s: float | None) -> list[Chan
     return ready
 
 
-def connect(device_name: str, actor, generation: int) -> Channel | None:
-    """A new connection to this actor instance (None if channels are off or it fails)."""
-    if not enabled():
-        return None
+def connect(device_name: str, actor, generation: int) -> Channel:
+    """A new connection to this actor instance; OSError or RayError when it cannot be made."""
     key = (device_name, generation)
     with _lock:
         address = _addresses.get(key)
-    try:
-        if address is None:
-            address = tuple(ray.get(actor.open_channel.remote()))
-            with _lock:
-                _addresses[key] = address
-        return Channel(address)
-    except (OSError, ray.exceptions.RayError):
-        return None
+    if address is None:
+        address = tuple(ray.get(actor.open_channel.remote()))
+        with _lock:
+            _addresses[key] = address
+    return Channel(address)
 
 
 def forget(device_name: str, generation: int) -> None:
@@ -166,7 +157,7 @@ class Server:
             threading.Thread(target=self._serve, args=(conn,), name="raygraph-channel", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        from scheduler.actor import kernel_thread
+        from scheduler.engine.device import kernel_thread
 
         kernel_thread()
         with conn:

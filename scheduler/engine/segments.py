@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scheduler.plan import TOKEN, Partition
+from scheduler.engine.plan import TOKEN, Partition
 
 
 @dataclass

@@ -40,8 +40,8 @@ import threading
 import time
 from collections import deque
 
-from scheduler.executor import NodeError, Program
-from scheduler.plan import TOKEN
+from scheduler.engine.executor import NodeError, Program
+from scheduler.engine.plan import TOKEN
 
 
 class Aborted(Exception):

@@ -43,8 +43,8 @@ import numpy as np
 
 from ops import registry
 from raygraph import errors
-from scheduler import segments
-from scheduler.plan import TOKEN, Partition
+from scheduler.engine import segments
+from scheduler.engine.plan import TOKEN, Partition
 
 
 class SessionState:

@@ -36,7 +36,7 @@ from ops import registry
 from raygraph import errors
 from raygraph.graph import Graph, Operation, Tensor
 from raygraph.shapes import format_shape
-from scheduler import cost
+from scheduler.engine import cost
 
 TOKEN = "^"
 """Prefix of a control token's key: "^<op name>" means "that op has run"."""
@@ -120,7 +120,7 @@ def prune(fetches: list[Tensor], feeds: set[Tensor], targets: list[Operation]) -
         for i, t in enumerate(op.inputs):
             if i not in refs and t not in feeds:
                 stack.append(t.op)
-        stack.extend(op._control_inputs)
+        stack.extend(op.control_inputs)
     return sorted(needed, key=lambda op: _run_position(op, needed))
 
 
@@ -129,14 +129,14 @@ def _run_position(op: Operation, needed) -> float:
     that read state (`read_at_use`, e.g. VariableV2), so that a read ordered after an
     assignment by control dependencies sees the assigned value, as TF's refs do."""
     if not registry.get(op.type).read_at_use:
-        return op._id
+        return op.creation_order
     consumers = [
-        c._id
+        c.creation_order
         for t in op.outputs
         for c in t.consumers()
         if c in needed and any(x is t for i, x in enumerate(c.inputs) if i not in ref_input_indices(c))
     ]
-    return min(consumers) - 0.5 if consumers else op._id
+    return min(consumers) - 0.5 if consumers else op.creation_order
 
 
 def check_feeds(ops: list[Operation], feeds: set[Tensor]) -> None:
@@ -209,7 +209,7 @@ def partition(
                 p.recvs.append((key, source))
                 parts[source].sends.append((key, device))
         control = []
-        for c in op._control_inputs:
+        for c in op.control_inputs:
             source = placement[c.name]
             if source == device:
                 control.append(c.name)

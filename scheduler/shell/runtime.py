@@ -29,11 +29,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from dataclasses import dataclass
 
 import ray
 
 from raygraph import errors
+from scheduler.engine.protocol import Device
 
 JOB = "worker"
 START_TIMEOUT_S = 60.0
@@ -43,19 +43,6 @@ _told: dict[tuple[str, int], dict[str, int]] = {}
 _generations = itertools.count(1)
 _starts: dict[str, int] = {}  # device name -> actors started for it
 _names: dict[str, str] = {}  # device name -> its current actor's Ray name
-
-
-@dataclass(frozen=True)
-class Device:
-    """One device of the cluster: its TF name and where its actor runs."""
-
-    name: str  # "/job:worker/replica:0/task:0/device:CPU:0"
-    device_type: str  # "CPU" or "GPU"
-    index: int
-    task: int
-    node_id: str
-    num_cpus: float = 1.0
-    memory_limit_bytes: int = 0
 
 
 def connect() -> None:
@@ -159,7 +146,7 @@ def peers_to_send(device: Device, generation: int, peers: list[Device]) -> dict 
 def _start_actor(device: Device, generation: int):
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from scheduler.actor import RemoteDeviceActor
+    from scheduler.shell.actor import RemoteDeviceActor
 
     gpu = device.device_type == "GPU"
     starts = _starts[device.name] = _starts.get(device.name, 0) + 1

@@ -35,7 +35,7 @@ from dataclasses import replace
 from raygraph import errors
 from raygraph.device import DeviceSpec
 from raygraph.graph import Operation, format_location
-from scheduler.plan import ref_input_indices
+from scheduler.engine.plan import ref_input_indices
 
 
 def place(ops: list[Operation], devices, allow_soft_placement: bool = False) -> dict[str, str]:
@@ -88,9 +88,10 @@ class _Groups:
     def __init__(self, graph):
         self.parent: dict[int, int] = {}
         self.ops: dict[int, Operation] = {}
-        by_name = graph._by_name
-        for op in graph._ops:
-            self.ops[op._id] = op
+        ops = graph.get_operations()
+        by_name = {op.name: op for op in ops}
+        for op in ops:
+            self.ops[op.creation_order] = op
             for i in ref_input_indices(op):
                 self.union(op, op.inputs[i].op)
             for name in op.colocation_groups:
@@ -100,7 +101,7 @@ class _Groups:
         self._members: dict[int, list[Operation]] | None = None
 
     def find(self, op: Operation) -> int:
-        i = op._id
+        i = op.creation_order
         self.parent.setdefault(i, i)
         while self.parent[i] != i:
             self.parent[i] = self.parent[self.parent[i]]

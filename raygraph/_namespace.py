@@ -1,0 +1,101 @@
+"""The public namespace of `import raygraph as tf`, assembled on first use.
+
+`raygraph/__init__.py` imports nothing; the first attribute looked up on the
+package (`tf.placeholder`, `tf.Session`, ...) imports this module, which loads
+every op family and the user API, and copies the names below into the package.
+So the graph core, the op registry and the scheduler import without the user
+API (a device actor loads none of it).
+
+The op functions (`tf.matmul`, `tf.nn.relu`, ...) come from the op registry in
+`ops/`: each op type is declared once there, with its shape function, kernel and
+gradient. New ops registered by user code appear here under their `api` names.
+"""
+
+from __future__ import annotations
+
+import ops as _ops
+from ops import registry as _registry
+
+_ops.load_all()
+
+from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, timeline, train  # noqa: E402
+from raygraph.device import DeviceSpec  # noqa: E402
+from raygraph.dtypes import (  # noqa: E402
+    DType,
+    as_dtype,
+    bool,  # noqa: A004 - TensorFlow's name
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+    uint16,
+)
+from raygraph.gradients import gradients  # noqa: E402
+from raygraph.graph import (  # noqa: E402
+    Graph,
+    GraphKeys,
+    Operation,
+    Tensor,
+    add_to_collection,
+    add_to_collections,
+    colocate_with,
+    control_dependencies,
+    convert_to_tensor,
+    device,
+    get_collection,
+    get_collection_ref,
+    get_default_graph,
+    name_scope,
+    reset_default_graph,
+)
+from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
+from raygraph.random import set_random_seed  # noqa: E402
+from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
+from raygraph.session import (  # noqa: E402
+    ConfigProto,
+    GPUOptions,
+    InteractiveSession,
+    RunMetadata,
+    RunOptions,
+    Session,
+    get_default_session,
+)
+from raygraph.shapes import Dimension, TensorShape  # noqa: E402
+from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
+from raygraph.variables import (  # noqa: E402
+    Variable,
+    all_variables,
+    global_variables,
+    global_variables_initializer,
+    initialize_all_variables,
+    local_variables,
+    local_variables_initializer,
+    trainable_variables,
+    variables_initializer,
+)
+
+__getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
+
+from raygraph import compat  # noqa: E402
+
+newaxis = None
+
+
+def disable_eager_execution() -> None:
+    """Does nothing: raygraph always builds graphs (kept for tf.compat.v1 programs)."""
+
+
+def disable_v2_behavior() -> None:
+    """Does nothing: raygraph has TensorFlow 1.x behaviour (kept for tf.compat.v1 programs)."""
+
+
+def executing_eagerly() -> bool:
+    """Always False: ops build a graph; values come from Session.run."""
+    return False

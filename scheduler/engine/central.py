@@ -1,0 +1,323 @@
+"""The central scheduler of one Session: plans, then hands runs to the devices.
+
+It knows nothing of Ray or sockets: devices are reached through a `Client`
+(scheduler.engine.protocol), the local one or the Ray one, which hands out one
+`Link` per device instance.
+
+State, per session:
+- `plans`: the plan for each (fetches, feeds, targets) signature, built once
+  (prune, place, partition: scheduler.engine.plan, pure).
+- `loaded`: which (plan, device, generation) triples hold their partition; a
+  partition travels with the first run of its plan on a device instance and is
+  never sent again.
+- `links`: device name -> this session's Link to the device's current instance.
+- `pending`: runs that returned without waiting (train steps), oldest first.
+
+Per run, the scheduler sends one Request per device of the plan, all in flight
+at once, and reads one Reply each: a constant number of messages per device
+per run, whatever the number of nodes or transfers. Feeds go to the devices
+that read them; tensors crossing devices go device to device; fetches come
+back in the replies. Each run has an id (session id, counter) that keys its
+transfers, so runs never mix. A run that fetches nothing returns as soon as it
+is sent (at most MAX_DETACHED such runs in flight); the next run reads their
+replies first and raises their error, saying so.
+
+Failures. A kernel error comes back as data and is raised as the TF error
+class, naming the op, its creation line and the device. Whatever fails first
+(a kernel error, a device gone, the deadline), the devices still running that
+run are told to abort it, so none waits for a tensor that will never come, and
+the session stays usable. A device gone is an UnavailableError naming it; its
+link is forgotten, and the next run makes a new instance (its variables are
+gone: reading one is a FailedPreconditionError).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+
+from raygraph import errors
+from raygraph.graph import Graph, Operation, Tensor, format_location
+from scheduler.engine import placement, step_stats
+from scheduler.engine.plan import Plan, build_plan
+from scheduler.engine.protocol import Client, Device, DeviceUnavailable, Link, Reply, Request
+
+ABORT_GRACE_S = 0.25  # how long to wait for aborted devices to answer (their kernels may run on)
+MAX_DETACHED = 2  # runs sent without waiting, before a new one waits for the oldest
+
+
+@dataclass
+class _Call:
+    """One device's part of one run: the link it was sent on."""
+
+    device: Device
+    part: object
+    link: Link
+    plan_id: int
+
+
+class CentralScheduler:
+    """Plans and runs a session's requests on its devices, through `client`."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        client: Client,
+        devices: list[Device],
+        allow_soft_placement=False,
+        log_device_placement=False,
+        intra_op_threads=0,
+        inter_op_threads=0,
+        operation_timeout_in_ms=0,
+    ):
+        self.graph = graph
+        self.client = client
+        self.session_id = uuid.uuid4().hex
+        self.devices = {d.name: d for d in devices}
+        self.allow_soft_placement = allow_soft_placement
+        self.log_device_placement = log_device_placement
+        self.intra_op_threads = int(intra_op_threads or 0)
+        self.inter_op_threads = int(inter_op_threads or 0)
+        self.operation_timeout_in_ms = operation_timeout_in_ms
+        self.plans: dict[tuple, Plan] = {}
+        self.loaded: set[tuple[int, str, int]] = set()
+        self.links: dict[str, Link] = {}
+        self._destinations: dict[int, dict[str, list[Device]]] = {}
+        self._run_ids = itertools.count(1)
+        self._pending: deque = deque()  # (run id, calls, plan) of runs not waited for
+        self._lock = threading.RLock()  # one run at a time on the session's links
+
+    # -- planning --
+    def plan_for(self, fetches: list[Tensor], feeds: list[Tensor], targets: list[Operation]) -> Plan:
+        key = (tuple(fetches), tuple(feeds), tuple(targets))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = build_plan(self.graph, fetches, feeds, targets, self._place)
+            self.plans[key] = plan
+            self._destinations[plan.id] = {
+                device: [self.devices[d] for d in sorted({dest for _, dest in part.sends})]
+                for device, part in plan.partitions.items()
+            }
+            if self.log_device_placement:
+                self._log_placement(plan)
+        return plan
+
+    def _place(self, ops):
+        return placement.place(ops, list(self.devices.values()), self.allow_soft_placement)
+
+    def _log_placement(self, plan: Plan) -> None:
+        for name, device in plan.placement.items():
+            print(f"{name}: ({self.graph.get_operation_by_name(name).type}): {device}", flush=True)
+
+    # -- running --
+    def run(self, plan: Plan, feed_values: dict, trace: bool = False, timeout_in_ms: int = 0):
+        """Runs `plan` with feeds {tensor name: array}.
+
+        Returns ({fetch name: array}, StepStats or None). A run with nothing to
+        fetch (a train step) on one device returns as soon as it is sent, and
+        the next run reads its reply first, raising its error if it failed.
+        Runs of one session from several threads take turns (`_lock`).
+        """
+        with self._lock:
+            return self._run(plan, feed_values, trace, timeout_in_ms)
+
+    def _run(self, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int):
+        timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
+        detached = not plan.fetch_keys and not trace and not timeout_ms
+        if not detached or len(plan.partitions) > 1 or len(self._pending) >= MAX_DETACHED:
+            self._drain()
+        run_id = (self.session_id, next(self._run_ids))
+        calls = self._start(plan, run_id, feed_values, trace)
+        if detached:
+            self._pending.append((run_id, calls, plan))
+            return {}, None
+        deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+        replies, failure = self._collect(run_id, calls, deadline)
+        if failure is not None:
+            raise failure
+        results, traces = {}, {}
+        for call, reply in replies:
+            results.update(zip(call.part.fetches, reply.fetches))
+            if trace:
+                traces[call.device.name] = reply.trace
+        return results, (step_stats.build(plan, traces) if trace else None)
+
+    def drain(self) -> None:
+        """Reads the replies of runs that returned without waiting; raises the first error."""
+        with self._lock:
+            self._drain()
+
+    def _drain(self) -> None:
+        failure = None
+        while self._pending:
+            run_id, calls, plan = self._pending.popleft()
+            _, error = self._collect(run_id, calls, None)
+            if error is not None and failure is None:
+                names = ", ".join(plan.target_names) or "ops"
+                error.message = f"{error.message} (in an earlier run of {names} that returned without waiting)"
+                error.args = (error.message,)
+                failure = error
+        if failure is not None:
+            raise failure
+
+    def _start(self, plan: Plan, run_id, feed_values: dict, trace: bool) -> list[_Call]:
+        """Sends the run to every device of the plan: one request each, all in flight.
+
+        The BLAS threads a device uses by default are its node's cores shared by
+        the session's devices on the node, less one core on the driver's own node
+        (task 0): the driver feeds every step from its own process, and a BLAS
+        thread that shares a core with it loses more than the core gives
+        (BENCHMARKS.md, "Threads").
+        """
+        calls = []
+        try:
+            for name, part in plan.partitions.items():
+                device = self.devices[name]
+                link = self._link(device)
+                loaded = (plan.id, name, link.generation) in self.loaded
+                request = Request(
+                    self.session_id,
+                    plan.id,
+                    run_id,
+                    [feed_values[k] for k in part.feeds],
+                    partition=None if loaded else part,
+                    blas_threads=self.intra_op_threads,
+                    reserved_cores=1 if device.task == 0 else 0,
+                    devices_on_node=sum(1 for d in self.devices.values() if d.task == device.task),
+                    inter_op_threads=self.inter_op_threads,
+                    trace=trace,
+                )
+                try:
+                    link.send(request, self._destinations[plan.id][name])
+                except DeviceUnavailable as e:
+                    raise self._device_gone(link, e) from None
+                self.loaded.add((plan.id, name, link.generation))  # requests are served in order
+                calls.append(_Call(device, part, link, plan.id))
+        except BaseException:
+            self._abort(run_id, calls)  # none may wait for a device never called
+            raise
+        return calls
+
+    def _link(self, device: Device) -> Link:
+        """This session's link to the device's current instance, made on first use."""
+        link = self.links.get(device.name)
+        if link is None:
+            try:
+                link = self.links[device.name] = self.client.link(device, self.session_id)
+            except DeviceUnavailable as e:
+                raise errors.UnavailableError(None, None, f"Device {device.name} is unavailable: {e}") from None
+        return link
+
+    def _collect(self, run_id, calls: list[_Call], deadline):
+        """Waits for every reply; on the first failure aborts the others. (replies, failure)."""
+        pending = list(calls)
+        replies, failure = [], None
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if failure is not None:
+                timeout = ABORT_GRACE_S
+            ready = self._wait_any(pending, timeout)
+            if not ready:
+                if failure is not None:
+                    break  # aborted devices that do not answer: give up on them
+                waiting = ", ".join(c.device.name for c in pending)
+                failure = errors.DeadlineExceededError(
+                    None, None, f"Timed out: the run's deadline passed while waiting for {waiting}."
+                )
+                self._abort(run_id, pending)
+                continue
+            for call in ready:
+                pending.remove(call)
+                error = self._reply_error(call, run_id, replies)
+                if error is not None and failure is None:
+                    failure = error
+                    self._abort(run_id, pending)
+        return replies, failure
+
+    def _wait_any(self, pending: list[_Call], timeout) -> list[_Call]:
+        """The calls whose reply has arrived, waiting up to `timeout` seconds (None: until one)."""
+        if len(pending) == 1 and timeout is None:
+            return pending  # one device left: read it directly
+        ready = self.client.wait([c.link for c in pending], timeout)
+        return [c for c in pending if c.link in ready]
+
+    def _reply_error(self, call: _Call, run_id, replies: list):
+        """Reads one reply into `replies`; returns the error it carries, if any."""
+        try:
+            reply: Reply = call.link.receive(run_id)
+        except DeviceUnavailable as e:
+            return self._device_gone(call.link, e)
+        key = (call.plan_id, call.device.name, call.link.generation)
+        if reply.has_plan:
+            self.loaded.add(key)
+        else:
+            self.loaded.discard(key)
+        if reply.status == "ok":
+            replies.append((call, reply))
+            return None
+        if reply.status == "aborted":
+            return errors.AbortedError(None, None, f"The run was aborted on {call.device.name}.")
+        return self._op_error(call.device.name, reply)
+
+    def _abort(self, run_id, calls: list[_Call]) -> None:
+        for call in calls:
+            call.link.abort(run_id, "another device failed")
+
+    def _device_gone(self, link: Link, cause: Exception) -> errors.OpError:
+        device = link.device
+        if self.links.get(device.name) is link:
+            del self.links[device.name]
+        link.close()
+        self.client.forget(link)
+        self.loaded = {x for x in self.loaded if x[1] != device.name or x[2] != link.generation}
+        return errors.UnavailableError(
+            None,
+            None,
+            f"Device {device.name} is unavailable: {cause}. Variables it held are lost; the "
+            "next run starts it again (re-run the initializers or restore a checkpoint).",
+        )
+
+    def _op(self, name: str | None) -> Operation | None:
+        if not name:
+            return None
+        try:
+            return self.graph.get_operation_by_name(name)
+        except (KeyError, ValueError):
+            return None
+
+    def _op_error(self, device: str, reply: Reply) -> errors.OpError:
+        cls = errors.error_class(reply.error_class)
+        var_op = self._op(reply.variable)
+        if var_op is not None:
+            text = (
+                f"Attempting to use uninitialized value {reply.variable} (variable created at "
+                f"{format_location(var_op.location)}, on {device}). Run "
+                "tf.global_variables_initializer() or restore a checkpoint first."
+            )
+            return cls(None, var_op, text)
+        op = self._op(reply.node)
+        where = f"{op.describe()} on {device}" if op is not None else f"on {device}"
+        return cls(None, op, f"{where}: {reply.message}")
+
+    def close(self) -> None:
+        """Frees this session's state on the devices still there."""
+        try:
+            self.drain()
+        except errors.OpError as e:
+            import warnings
+
+            warnings.warn(f"A run that returned without waiting failed: {e}", RuntimeWarning, stacklevel=3)
+        used = [self.devices[name] for name in {d for _, d, _ in self.loaded}]
+        try:
+            self.client.close_session(self.session_id, used)
+        except Exception:  # noqa: BLE001 - closing must not fail on a dead cluster
+            pass
+        self.loaded.clear()
+        self.plans.clear()
+        for link in self.links.values():
+            link.close()
+        self.links.clear()

@@ -1,0 +1,328 @@
+"""A device: runs plan partitions for the sessions that use it. No Ray, no sockets.
+
+    runner = DeviceRunner("/job:worker/replica:0/task:0/device:CPU:0", numpy, send)
+    reply = runner.run(Request(session_id, plan_id, run_id, feeds, partition))
+
+A `DeviceRunner` keeps, per session, a `SessionState` (variables, random
+generators) and the compiled `Program` of every partition it was sent, and
+answers one `Request` with one `Reply`. A kernel error is a Reply, never an
+exception, so a user's mistake cannot take the device down and the driver can
+name the op and its line. Its hosts:
+
+    scheduler.engine.local   in the driver's process (Session(target="local"))
+    scheduler.shell.actor    inside a Ray actor, one per device
+
+Transfers to other devices leave through `send(destination, run_id, items)`,
+given by the host; items are (key, value or None for a control token, nbytes,
+sent ns). Transfers from other devices come in through `deliver(run_id, items)`,
+from any thread, possibly before the run they belong to has started.
+
+State for runs in flight, under `_lock`: `_runs` (run id -> dataflow.Run),
+`_early` (items delivered before their run started) and `_ended` (recently
+ended or aborted run ids, whose late items are dropped). Run ids are unique per
+session and run, so runs never mix.
+
+Threads: BLAS threads follow the request's `blas_threads` (threadpoolctl,
+applied when it differs from the current setting: the device is shared by the
+sessions of a process, and the last setting holds). The inter-op pool
+(inter_op_threads - 1 threads beside the run thread) is kept per size.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from scheduler.engine import dataflow
+from scheduler.engine.executor import NodeError, Program, SessionState
+from scheduler.engine.plan import TOKEN
+from scheduler.engine.protocol import Reply, Request
+
+_ENDED_KEPT = 4096  # run ids remembered as ended, to drop their late transfers
+
+Send = Callable[[str, tuple, list], None]
+
+
+def array_module(name: str):
+    """The array module kernels run with: "numpy", "cupy", or "auto".
+
+    "auto" (GPU devices) takes cupy when it imports and sees a CUDA device, and
+    numpy otherwise, so fake GPUs declared to Ray run the same kernels on the CPU.
+    """
+    if name == "numpy":
+        return np
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy
+    except Exception:  # noqa: BLE001 - no cupy, no driver, or no device
+        if name == "cupy":
+            raise
+    return np
+
+
+class DeviceRunner:
+    """Runs plan partitions for one device; see the module docstring."""
+
+    def __init__(self, device: str, xp=np, send: Send | None = None, blas: bool = True):
+        self.device = device
+        self.xp = xp
+        self._send = send
+        on_gpu = xp is not np
+        self._to_device = xp.asarray if on_gpu else None
+        self._to_host = xp.asnumpy if on_gpu else None
+        self.sessions: dict[str, SessionState] = {}
+        self._lock = threading.Lock()
+        self._runs: dict = {}
+        self._early: dict = {}
+        self._ended = _Recent(_ENDED_KEPT)
+        self._blas = BlasThreads() if blas else None
+        self._pools: dict[int, ThreadPoolExecutor] = {}
+
+    # -- runs --
+    def run(self, request: Request) -> Reply:
+        """Runs one request; every failure comes back as a Reply."""
+        with np.errstate(all="ignore"):  # TF's kernels return inf and nan without a word
+            return self._reply(request)
+
+    def _reply(self, request: Request) -> Reply:
+        try:
+            if self._blas is not None:
+                self._blas.apply(request.blas_threads, request.reserved_cores, request.devices_on_node)
+            state = self.sessions.setdefault(request.session_id, SessionState())
+            if request.partition is not None:
+                state.executors[request.plan_id] = Program(_owned(request.partition), state, self.xp)
+            program = state.executors.get(request.plan_id)
+            if program is None:
+                message = f"plan {request.plan_id} was never sent to {self.device}"
+                return Reply("error", error_class="InternalError", message=message, has_plan=False)
+            feeds = request.feeds
+            if self._to_device is not None:
+                feeds = [self._to_device(f) for f in feeds]
+            start = time.time_ns()
+            fetches, nodes, transfers = self._run(program, request, feeds)
+            if self._to_host is not None:
+                fetches = [self._to_host(f) for f in fetches]
+            trace = (start, time.time_ns(), nodes, transfers) if request.trace else None
+            return Reply("ok", fetches, trace)
+        except NodeError as e:
+            return Reply("error", error_class=e.error_class, node=e.node_name, message=e.message, variable=e.variable)
+        except dataflow.Aborted:
+            return Reply("aborted")
+        except Exception as e:  # noqa: BLE001 - report, never die on a user's graph
+            message = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+            has_plan = request.plan_id in self.sessions.get(request.session_id, SessionState()).executors
+            return Reply("error", error_class="InternalError", message=message, has_plan=has_plan)
+
+    def holds(self, session_id: str, plan_id: int) -> bool:
+        """Whether this device has compiled the plan's partition for the session."""
+        state = self.sessions.get(session_id)
+        return state is not None and plan_id in state.executors
+
+    def waits_for_others(self, request: Request) -> bool:
+        """Whether running the request involves another device (it sends or receives)."""
+        partition = request.partition
+        if partition is None:
+            state = self.sessions.get(request.session_id)
+            program = state.executors.get(request.plan_id) if state else None
+            partition = program.partition if program is not None else None
+        return partition is None or bool(partition.sends or partition.recvs)
+
+    def _run(self, program: Program, request: Request, feeds: list):
+        run_id = request.run_id
+        send = self._sender(run_id)
+        if program.single:
+            if run_id in self._ended:
+                raise dataflow.Aborted("aborted before it started")
+            return dataflow.run_single(program, feeds, send, request.trace)
+        pool = self._pool(request.inter_op_threads)
+        run = dataflow.Run(program, feeds, pool, send, request.trace, self._to_device)
+        with self._lock:
+            if run_id in self._ended:
+                raise dataflow.Aborted("aborted before it started")
+            self._runs[run_id] = run
+            early = self._early.pop(run_id, None)
+        try:
+            if early:
+                run.deliver(early)
+            fetches = run.execute()
+        finally:
+            with self._lock:
+                self._runs.pop(run_id, None)
+                self._ended.add(run_id)
+        return fetches, run.trace, run.transfers
+
+    def _sender(self, run_id):
+        """send(unit, values, transfers): one message per destination device."""
+        to_host, send_items = self._to_host, self._send
+
+        def send(unit, values, transfers):
+            batches: dict[str, list] = {}
+            for key, device in unit.sends:
+                batches.setdefault(device, []).append(key)
+            for device, keys in batches.items():
+                start = time.time_ns()
+                items = []
+                for key in keys:
+                    value = None if key.startswith(TOKEN) else values[key]
+                    if value is not None and to_host is not None:
+                        value = to_host(value)
+                    items.append((key, value, int(getattr(value, "nbytes", 0)), start))
+                send_items(device, run_id, items)
+                if transfers is not None:
+                    end = time.time_ns()
+                    tid = threading.get_native_id()
+                    transfers.extend(("send", it[0], device, it[2], start, end, tid) for it in items)
+
+        return send
+
+    def _pool(self, inter: int) -> ThreadPoolExecutor | None:
+        """The pool beside the run thread: inter_op - 1 threads (default: cores - 1)."""
+        size = (inter or os.cpu_count() or 1) - 1
+        if size <= 0:
+            return None
+        pool = self._pools.get(size)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.setdefault(
+                    size,
+                    ThreadPoolExecutor(size, thread_name_prefix=f"raygraph-interop-{size}", initializer=kernel_thread),
+                )
+        return pool
+
+    # -- from other devices and the driver --
+    def deliver(self, run_id, items: list) -> None:
+        """Tensors (and control tokens) for a run on this device, from another device."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                if run_id not in self._ended:
+                    self._early.setdefault(run_id, []).extend(items)
+                return
+        run.deliver(items)
+
+    def abort(self, run_id, reason: str = "aborted") -> None:
+        """Ends a run here (another device failed): it stops waiting and returns."""
+        with self._lock:
+            self._ended.add(run_id)
+            self._early.pop(run_id, None)
+            run = self._runs.get(run_id)
+        if run is not None:
+            run.abort(reason)
+
+    def close_session(self, session_id: str) -> None:
+        """Drops the session's variables and compiled plans."""
+        self.sessions.pop(session_id, None)
+
+    def close(self) -> None:
+        """Stops the device's pools (the device is not used afterwards)."""
+        for pool in self._pools.values():
+            pool.shutdown(wait=False)
+
+
+class _Recent:
+    """A set that remembers only its last `size` members."""
+
+    def __init__(self, size: int):
+        self.order: deque = deque()
+        self.members: set = set()
+        self.size = size
+
+    def add(self, item) -> None:
+        if item in self.members:
+            return
+        self.order.append(item)
+        self.members.add(item)
+        if len(self.order) > self.size:
+            self.members.discard(self.order.popleft())
+
+    def __contains__(self, item) -> bool:
+        return item in self.members
+
+
+class BlasThreads:
+    """The process's BLAS thread count, set per run from intra_op_parallelism_threads.
+
+    0 means TensorFlow's default, one thread per core the process may run on,
+    not the library's: Ray starts workers with OMP_NUM_THREADS=1, which would
+    leave OpenBLAS on one thread.
+    """
+
+    def __init__(self):
+        from threadpoolctl import ThreadpoolController
+
+        self.controller = ThreadpoolController()
+        self.default = cores() if self.controller.info() else 0
+        self.current = -1  # nothing applied yet
+
+    def apply(self, threads: int, reserved: int = 0, share: int = 1) -> None:
+        """Sets the thread count; 0 is this process's cores less `reserved`, over `share`."""
+        if not self.default:
+            return
+        if not threads:
+            threads = max(1, (self.default - reserved) // max(share, 1))
+        if threads != self.current:
+            self.controller.limit(limits=threads)
+            self.current = threads
+
+    def threads(self) -> int:
+        return max((i["num_threads"] for i in self.controller.info()), default=0)
+
+
+def _owned(partition):
+    """The partition with every array in its attrs copied out of the message's buffer.
+
+    Arrays deserialized from a message are views of the buffer it arrived in,
+    and a view kept alive pins that buffer. A compiled partition lives for many
+    runs, so its constants must own their memory.
+    """
+    for node in partition.nodes:
+        for key, value in node.attrs.items():
+            if isinstance(value, np.ndarray) and (value.base is not None or not value.flags.writeable):
+                node.attrs[key] = value.copy()
+    return partition
+
+
+def kernel_thread() -> None:
+    """Prepares the calling thread (and the process) to run kernels.
+
+    Resets niceness (see `normal_priority`), and silences numpy's floating-point
+    warnings (log(0), 0/0): TensorFlow's kernels return inf and nan without a
+    word, and numpy's error state is per thread.
+    """
+    normal_priority()
+    np.seterr(all="ignore")
+
+
+def normal_priority() -> None:
+    """Runs this process's threads at niceness 0 where allowed (Ray starts workers at 15).
+
+    On Linux niceness is per thread: every current thread is reset, and threads
+    made later inherit from their creator. Without the privilege, nothing changes.
+    """
+    try:
+        tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tasks = [0]
+    for tid in tasks:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) > 0:
+                os.setpriority(os.PRIO_PROCESS, tid, 0)
+        except (OSError, AttributeError):
+            return
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,97 @@
+"""The device actor: a Ray actor holding one device's `DeviceRunner`.
+
+The actor is a thin shell around scheduler.engine.device: it answers the
+sessions' requests that come through their channels (scheduler.shell.channel:
+one authenticated connection per session, served on a thread of its own,
+opened with `open_channel`), and moves tensors between devices.
+
+A request frame is (Request, peers): `peers` ({device name: actor handle})
+travels whenever the driver has handles this actor does not know yet (its
+first run of a plan that sends to other devices, or after a peer restarted).
+The Reply's fetches travel as `Packed` (Arrow IPC messages, read in place).
+
+Transfers go actor to actor, never through the driver: when a unit that
+produces a tensor for another device ends, the runner calls `_send`, which
+makes one `peer.receive.remote(run_id, items)` call per destination, fire and
+forget. Ray puts an argument over 100 KB in the object store once (the Arrow
+IPC message of `Packed`) and the receiver reads it there without a copy; small
+ones travel inside the call. `receive` and `abort` run in their own concurrency
+group, so transfers are never starved by runs waiting for them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import ray
+
+from scheduler.engine.device import DeviceRunner, array_module, kernel_thread
+from scheduler.engine.protocol import Reply, Request
+from scheduler.shell import channel
+from scheduler.shell.transport import Packed
+
+
+class DeviceActor:
+    """One device's runner inside a Ray actor; see the module docstring."""
+
+    def __init__(self, device: str, array_module_name: str = "numpy"):
+        import ops
+
+        kernel_thread()
+        ops.load_all()
+        self.device = device
+        self.runner = DeviceRunner(device, array_module(array_module_name), self._send)
+        self.peers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._server = None  # the channel listener, started by the first open_channel
+
+    def ping(self) -> dict:
+        return {
+            "device": self.device,
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
+            "array_module": self.runner.xp.__name__,
+            "sessions": len(self.runner.sessions),
+            "blas_threads": self.runner._blas.threads() if self.runner._blas else 0,
+        }
+
+    def open_channel(self) -> tuple:
+        """The address and secret of this actor's channel listener (scheduler.shell.channel)."""
+        with self._lock:
+            if self._server is None:
+                host = ray.util.get_node_ip_address() if ray.is_initialized() else "127.0.0.1"
+                self._server = channel.Server(self._serve, host)
+            return self._server.address
+
+    def _serve(self, frame) -> Reply:
+        """One request frame from a session's channel: (Request, peers or None)."""
+        request, peers = frame
+        if not isinstance(request, Request):
+            return Reply("error", error_class="InternalError", message=f"not a request: {type(request).__name__}")
+        if peers:
+            self.peers.update(peers)
+        reply = self.runner.run(request)
+        reply.fetches = [Packed(f) for f in reply.fetches]
+        return reply
+
+    def _send(self, destination: str, run_id, items: list) -> None:
+        packed = [(key, None if value is None else Packed(value), *rest) for key, value, *rest in items]
+        self.peers[destination].receive.remote(run_id, packed)
+
+    # -- transfers (their own concurrency group) --
+    @ray.method(concurrency_group="transfer")
+    def receive(self, run_id, items: list) -> None:
+        """Tensors (and control tokens) for a run on this device, from another device."""
+        self.runner.deliver(run_id, items)
+
+    @ray.method(concurrency_group="transfer")
+    def abort(self, run_id, reason: str = "aborted") -> None:
+        """Ends a run here (another device failed): it stops waiting and returns."""
+        self.runner.abort(run_id, reason)
+
+    def close_session(self, session_id: str) -> None:
+        self.runner.close_session(session_id)
+
+
+RemoteDeviceActor = ray.remote(concurrency_groups={"transfer": 4})(DeviceActor)
