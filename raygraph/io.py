@@ -1,31 +1,41 @@
-"""Checkpoint files: raygraph's tensor file format and TensorFlow's "checkpoint" state file.
+"""Checkpoint files: variables in a safetensors file, and TensorFlow's "checkpoint" state file.
 
-A checkpoint is one file, `<prefix>.rgckpt`, holding named tensors:
+A checkpoint is one safetensors file (https://huggingface.co/docs/safetensors),
+`<prefix>.safetensors`, written and read by the `safetensors` package: an 8-byte
+little-endian header length, a JSON header {name: {"dtype", "shape",
+"data_offsets"}, "__metadata__": {...}}, then each tensor's bytes, C order,
+little-endian. Any safetensors reader opens it:
 
-    offset  size  field
-    0       8     magic            b"\\x89RGCKPT\\n"
-    8       4     format version   uint32, little-endian (FORMAT_VERSION)
-    12      8     header length N  uint64, little-endian (at most MAX_HEADER_BYTES)
-    20      4     header CRC-32    uint32, little-endian, zlib.crc32 of the N header bytes
-    24      N     header           UTF-8 JSON, padded with spaces so the data starts on 64 bytes
-    24 + N  ...   data             each tensor's bytes, C order, little-endian
+    >>> safetensors.numpy.load_file("ckpt/model.ckpt-100.safetensors")
+    {'w': array([[1., 1., 1.], [1., 1., 1.]], dtype=float32)}
 
-The header is {"format": "raygraph-checkpoint", "version": 1, "data_bytes": D,
-"tensors": [{"name", "dtype", "shape", "offset", "length", "crc32"}, ...]}; offsets
-count from the first data byte, and the file is exactly 24 + N + D bytes long.
+raygraph's own entries in `__metadata__` (which maps strings to strings):
 
-Reading runs no code from the file: no pickle, no eval. The reader validates the
-whole header before it builds any array: the magic, the version, the header's
-size and checksum, the JSON's structure, every dtype against an allowlist of
-numeric and bool types, every shape (non-negative ints), every length against
-prod(shape) * itemsize, every range against the file's size and its neighbours.
-Each tensor's CRC-32 is checked before its array is returned. Any failure is a
-`DataLossError` naming the file and what is wrong with it.
+    "format"   "raygraph-checkpoint"
+    "version"  "2"  (version 1 was the hand-written `.rgckpt` layout, no longer read)
+    "crc32"    JSON {tensor name: zlib.crc32 of its bytes}, e.g. '{"w":2768625435}'
 
-Writes are atomic: the bytes go to a temporary file in the same directory, which
-is flushed, fsynced and renamed over the target with `os.replace` (then the
-directory is fsynced), so a reader sees the old file or the new one, never half
-of one, even if the writer is killed.
+Reading runs no code from the file: safetensors holds no pickles, and nothing here
+unpickles or evals. safetensors checks the header's size and JSON, every dtype and
+shape, and that the tensors tile the data exactly. raygraph checks the rest: no
+duplicate keys in the header (safetensors keeps the last), its metadata (format,
+version, a CRC-32 for exactly the tensors in the file), every dtype against
+raygraph's numeric and bool types, a bool's bytes, and each tensor's CRC-32 before
+its array is returned. A file without raygraph's metadata (from another safetensors
+writer) is refused, since its tensors cannot be verified; `safetensors.numpy.load_file`
+reads it. Any failure is a `DataLossError` naming the file and what is wrong; no
+exception of safetensors' own escapes. The CRCs cover bytes, not shapes: a header
+whose empty tensor's shape changed reads (Saver.restore then reports the mismatch).
+
+A `CheckpointFile` reads through safetensors' "pread" backend, not its memory map,
+so a file cut short while open fails as DataLossError instead of killing the
+process with SIGBUS; and it keeps the file open, so a newer save that replaces the
+file meanwhile does not mix two checkpoints.
+
+Writes are atomic: `safetensors.numpy.save` builds the file's bytes in memory,
+which go to a temporary file in the same directory, flushed, fsynced and renamed
+over the target with `os.replace` (then the directory is fsynced), so a reader
+sees the old file or the new one, never half of one, even if the writer is killed.
 
 The state file ("checkpoint", next to the checkpoints) is TensorFlow's protobuf text
 format, one field per line:
@@ -40,16 +50,17 @@ It is parsed line by line; it is written atomically too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import math
 import os
 import re
-import struct
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 
 from raygraph import errors
 
@@ -57,6 +68,7 @@ __all__ = [
     "CHECKPOINT_SUFFIX",
     "CheckpointFile",
     "CheckpointState",
+    "TensorEntry",
     "atomic_write",
     "format_checkpoint_state",
     "parse_checkpoint_state",
@@ -65,27 +77,46 @@ __all__ = [
     "write_checkpoint_state",
 ]
 
-CHECKPOINT_SUFFIX = ".rgckpt"
-MAGIC = b"\x89RGCKPT\n"
-FORMAT_VERSION = 1
+CHECKPOINT_SUFFIX = ".safetensors"
 FORMAT_NAME = "raygraph-checkpoint"
-MAX_HEADER_BYTES = 64 << 20
-MAX_RANK = 64
+FORMAT_VERSION = "2"
 MAX_STATE_FILE_BYTES = 16 << 20
-ALIGNMENT = 64
-CHUNK_BYTES = 16 << 20
+_MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers itself
+_METADATA_KEY = "__metadata__"
 
-_PREAMBLE = struct.Struct("<8sIQI")  # magic, version, header length, header crc32
-# The numeric and bool dtypes of raygraph.dtypes: nothing else is ever written or read.
-DTYPES = frozenset(
-    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "float16", "float32", "float64"]
-)
-_ENTRY_KEYS = {"name", "dtype", "shape", "offset", "length", "crc32"}
-_HEADER_KEYS = {"format", "version", "data_bytes", "tensors"}
+# safetensors' codes for raygraph's numeric and bool dtypes: nothing else is ever written or read.
+_DTYPE_OF_CODE = {
+    "BOOL": "bool",
+    "I8": "int8",
+    "I16": "int16",
+    "I32": "int32",
+    "I64": "int64",
+    "U8": "uint8",
+    "U16": "uint16",
+    "F16": "float16",
+    "F32": "float32",
+    "F64": "float64",
+}
+DTYPES = frozenset(_DTYPE_OF_CODE.values())
 
 
 def _data_loss(path: str, what: str) -> errors.DataLossError:
     return errors.DataLossError(None, None, f"Checkpoint file {path} is unreadable: {what}")
+
+
+@contextlib.contextmanager
+def _failures_as_data_loss(path: str, doing: str) -> Iterator[None]:
+    """Re-raises whatever reading a bad file raises (SafetensorError, OSError, ...) as DataLossError."""
+    try:
+        yield
+    except (errors.OpError, MemoryError):
+        raise
+    except Exception as e:
+        raise _data_loss(path, f"{doing}: {e}") from None
+    except BaseException as e:
+        if type(e).__name__ != "PanicException":  # pyo3's: a panic in safetensors' Rust code
+            raise
+        raise _data_loss(path, f"{doing}: safetensors panicked: {e}") from None
 
 
 # -- atomic writes ---------------------------------------------------------------
@@ -139,6 +170,8 @@ def _fsync_directory(directory: str) -> None:
 
 def _as_storable(name: str, value) -> np.ndarray:
     """`value` as a C-contiguous little-endian array of an allowed dtype."""
+    if name == _METADATA_KEY:
+        raise ValueError(f"Cannot save a tensor named {name!r}: safetensors reserves that name")
     array = np.asarray(value)
     if array.dtype.name not in DTYPES:
         raise TypeError(
@@ -148,117 +181,91 @@ def _as_storable(name: str, value) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)  # keeps 0-d arrays 0-d
 
 
-def _bytes_of(array: np.ndarray) -> memoryview:
-    return memoryview(array.reshape(-1).view(np.uint8))
+def _crc32(array: np.ndarray) -> int:
+    """zlib.crc32 of a C-contiguous array's bytes."""
+    return zlib.crc32(memoryview(array.reshape(-1).view(np.uint8)))
 
 
-def _align(n: int) -> int:
-    return -(-n // ALIGNMENT) * ALIGNMENT
-
-
-def _layout(tensors: Mapping[str, np.ndarray]) -> tuple[bytes, list[tuple[int, memoryview]]]:
-    """The encoded header and the (offset, bytes) of each tensor in the data region."""
-    entries, pieces, offset = [], [], 0
-    for name, array in tensors.items():
-        data = _bytes_of(array)
-        entries.append(
-            {
-                "name": name,
-                "dtype": array.dtype.name,
-                "shape": list(array.shape),
-                "offset": offset,
-                "length": data.nbytes,
-                "crc32": _crc32(data),
-            }
-        )
-        pieces.append((offset, data))
-        offset = _align(offset + data.nbytes)
-    data_bytes = pieces[-1][0] + pieces[-1][1].nbytes if pieces else 0
-    header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_bytes": data_bytes, "tensors": entries}
-    raw = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (_align(_PREAMBLE.size + len(raw)) - _PREAMBLE.size - len(raw))
-    return raw, pieces
-
-
-def _crc32(data) -> int:
-    crc = 0
-    for start in range(0, len(data), CHUNK_BYTES):
-        crc = zlib.crc32(data[start : start + CHUNK_BYTES], crc)
-    return crc
-
-
-def _write_chunks(f, data: memoryview) -> None:
-    for start in range(0, data.nbytes, CHUNK_BYTES):
-        f.write(data[start : start + CHUNK_BYTES])
+def _metadata(arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+    checksums = {name: _crc32(array) for name, array in arrays.items()}
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "crc32": json.dumps(checksums, sort_keys=True, separators=(",", ":")),
+    }
 
 
 def write_checkpoint(path: str, tensors: Mapping[str, object]) -> None:
-    """Writes {name: array} to the checkpoint file `path`, atomically.
+    """Writes {name: array} to the safetensors file `path`, atomically.
 
-    >>> write_checkpoint("ckpt/model.ckpt-100.rgckpt", {"w": np.ones([2, 3], np.float32)})
+    >>> write_checkpoint("ckpt/model.ckpt-100.safetensors", {"w": np.ones([2, 3], np.float32)})
 
-    Raises TypeError for a value whose dtype the format does not hold (strings,
-    objects). The previous contents of `path`, if any, stay readable until the
-    new file is complete.
+    Raises TypeError for a value whose dtype checkpoints do not hold (strings,
+    objects, complex numbers). The previous contents of `path`, if any, stay
+    readable until the new file is complete.
     """
     arrays = {str(name): _as_storable(str(name), value) for name, value in tensors.items()}
-    header, pieces = _layout(arrays)
-    if len(header) > MAX_HEADER_BYTES:
-        raise ValueError(
-            f"Checkpoint header for {path} would be {len(header)} bytes, over {MAX_HEADER_BYTES}"
-        )
+    data = safetensors.numpy.save(arrays, metadata=_metadata(arrays))
     with atomic_write(path) as f:
-        f.write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header), zlib.crc32(header)))
-        f.write(header)
-        written = 0
-        for offset, data in pieces:
-            f.write(b"\0" * (offset - written))
-            _write_chunks(f, data)
-            written = offset + data.nbytes
+        f.write(data)
 
 
 # -- reading ---------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
 class TensorEntry:
-    """Where one tensor lies in a checkpoint file, as its validated header says."""
+    """One tensor as a checkpoint's validated header describes it."""
 
-    __slots__ = ("name", "dtype", "shape", "offset", "length", "crc32")
-
-    def __init__(
-        self, name: str, dtype: np.dtype, shape: tuple[int, ...], offset: int, length: int, crc32: int
-    ):
-        self.name, self.dtype, self.shape = name, dtype, shape
-        self.offset, self.length, self.crc32 = offset, length, crc32
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    crc32: int
 
 
 class CheckpointFile:
     """A checkpoint file opened for reading; its header is validated on opening.
 
-    >>> ckpt = CheckpointFile("ckpt/model.ckpt-100.rgckpt")
-    >>> ckpt.names(), ckpt.entry("w").shape
+    >>> with CheckpointFile("ckpt/model.ckpt-100.safetensors") as ckpt:
+    ...     ckpt.names(), ckpt.entry("w").shape
+    ...     ckpt.read("w")          # checksum verified first
     (['w'], (2, 3))
-    >>> ckpt.read("w")          # checksum verified first
     array([[1., 1., 1.], [1., 1., 1.]], dtype=float32)
 
     Raises NotFoundError when the file does not exist and DataLossError when it is
-    not a valid checkpoint.
+    not a valid checkpoint. The file stays open until `close()` (or the object is
+    collected).
     """
 
     def __init__(self, path: str):
         self.path = path
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                header, self._data_start = _read_header(f, path, size)
-        except FileNotFoundError:
-            raise errors.NotFoundError(None, None, f"Checkpoint file {path} does not exist") from None
-        except IsADirectoryError:
-            raise errors.NotFoundError(None, None, f"Checkpoint file {path} is a directory") from None
-        self._entries = _validate_header(header, path, size - self._data_start)
+        if not os.path.isfile(path):
+            what = "is not a file" if os.path.exists(path) else "does not exist"
+            raise errors.NotFoundError(None, None, f"Checkpoint file {path} {what}")
+        with contextlib.ExitStack() as stack:
+            with _failures_as_data_loss(path, "not a valid safetensors file"):
+                self._file = stack.enter_context(
+                    safetensors.safe_open(path, framework="numpy", backend="pread")
+                )
+                metadata = self._file.metadata() or {}
+                specs = {name: self._file.get_slice(name) for name in self._file.keys()}
+                specs = {name: (s.get_dtype(), tuple(s.get_shape())) for name, s in specs.items()}
+            _reject_duplicate_keys(path)
+            self._entries = _entries(specs, metadata, path)
+            self._closer = stack.pop_all()
+
+    def close(self) -> None:
+        """Closes the file (reading it afterwards fails)."""
+        self._closer.close()
+
+    def __enter__(self) -> CheckpointFile:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def names(self) -> list[str]:
-        """The tensor names, in file order."""
+        """The tensor names, sorted."""
         return list(self._entries)
 
     def __contains__(self, name: str) -> bool:
@@ -272,55 +279,24 @@ class CheckpointFile:
         entry = self._entries.get(name)
         if entry is None:
             raise errors.NotFoundError(None, None, f"Key {name} not found in checkpoint {self.path}")
-        buffer = bytearray(entry.length)
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self._data_start + entry.offset)
-                got = f.readinto(buffer)
-        except OSError as e:
-            raise _data_loss(self.path, f"reading tensor {name!r} failed: {e}") from None
-        if got != entry.length:
-            raise _data_loss(self.path, f"tensor {name!r} is cut short ({got} of {entry.length} bytes)")
-        crc = _crc32(memoryview(buffer))
+        with _failures_as_data_loss(self.path, f"reading tensor {name!r} failed"):
+            array = np.require(self._file.get_tensor(name), entry.dtype, ["C", "W"])
+        crc = _crc32(array)
         if crc != entry.crc32:
             raise _data_loss(
                 self.path,
-                f"checksum mismatch in tensor {name!r}: CRC-32 {crc:#010x}, header says {entry.crc32:#010x}",
+                f"checksum mismatch in tensor {name!r}: CRC-32 {crc:#010x}, metadata says {entry.crc32:#010x}",
             )
-        array = np.frombuffer(buffer, dtype=entry.dtype).reshape(entry.shape)
         if entry.dtype.kind == "b" and array.size and array.view(np.uint8).max() > 1:
             raise _data_loss(self.path, f"bool tensor {name!r} holds bytes other than 0 and 1")
-        return array.astype(entry.dtype.newbyteorder("="), copy=False)
-
-    def read_all(self) -> dict[str, np.ndarray]:
-        return {name: self.read(name) for name in self._entries}
+        return array
 
 
-def _read_header(f, path: str, size: int) -> tuple[bytes, int]:
-    """The raw header bytes after checking the preamble; and where the data starts."""
-    head = f.read(_PREAMBLE.size)
-    if head[: len(MAGIC)] != MAGIC[: len(head)]:
-        hint = " (it looks like a Python pickle, which raygraph never loads)" if head[:1] == b"\x80" else ""
-        raise _data_loss(path, f"not a raygraph checkpoint: it starts with {head[:8]!r}, not {MAGIC!r}{hint}")
-    if len(head) < _PREAMBLE.size:
-        raise _data_loss(
-            path, f"{size} bytes is shorter than the {_PREAMBLE.size}-byte preamble (truncated?)"
-        )
-    _, version, length, crc = _PREAMBLE.unpack(head)
-    if version != FORMAT_VERSION:
-        raise _data_loss(path, f"format version {version}; this raygraph reads version {FORMAT_VERSION}")
-    if length > MAX_HEADER_BYTES:
-        raise _data_loss(path, f"header length {length} exceeds the limit of {MAX_HEADER_BYTES} bytes")
-    if _PREAMBLE.size + length > size:
-        raise _data_loss(
-            path, f"header of {length} bytes runs past the end of the {size}-byte file (truncated?)"
-        )
-    raw = f.read(length)
-    if zlib.crc32(raw) != crc:
-        raise _data_loss(
-            path, f"header checksum mismatch (CRC-32 {zlib.crc32(raw):#010x}, preamble says {crc:#010x})"
-        )
-    return raw, _PREAMBLE.size + length
+def _reject_duplicate_keys(path: str) -> None:
+    """Parses the header again: safetensors keeps the last of two entries with one name."""
+    with _failures_as_data_loss(path, "bad header"), open(path, "rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        json.loads(f.read(min(length, _MAX_HEADER_BYTES)), object_pairs_hook=_reject_duplicates)
 
 
 def _reject_duplicates(pairs: list) -> dict:
@@ -330,87 +306,47 @@ def _reject_duplicates(pairs: list) -> dict:
     return dict(pairs)
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"non-finite number {name} in JSON")
-
-
-def _decode_header(raw: bytes, path: str) -> dict:
+def _checksums(metadata: Mapping[str, str], path: str) -> dict[str, int]:
+    """{tensor name: CRC-32} from raygraph's metadata, once its format and version are checked."""
+    if metadata.get("format") != FORMAT_NAME:
+        raise _data_loss(
+            path,
+            f"no raygraph metadata (__metadata__ format is {metadata.get('format')!r}, not "
+            f"{FORMAT_NAME!r}), so its tensors cannot be verified; safetensors.numpy.load_file reads it",
+        )
+    if metadata.get("version") != FORMAT_VERSION:
+        raise _data_loss(
+            path, f"format version {metadata.get('version')!r}; this raygraph reads version {FORMAT_VERSION}"
+        )
+    if "crc32" not in metadata:
+        raise _data_loss(path, "the metadata holds no 'crc32' checksums")
     try:
-        header = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _data_loss(path, f"header is not valid UTF-8 JSON: {e}") from None
-    if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
-        keys = sorted(header) if isinstance(header, dict) else type(header).__name__
-        raise _data_loss(path, f"header must be an object with keys {sorted(_HEADER_KEYS)}, got {keys}")
-    if header["format"] != FORMAT_NAME or header["version"] != FORMAT_VERSION:
-        raise _data_loss(path, f"header names format {header['format']!r} version {header['version']!r}")
-    if not isinstance(header["tensors"], list):
-        raise _data_loss(path, "header's 'tensors' is not a list")
-    return header
+        checksums = json.loads(metadata["crc32"], object_pairs_hook=_reject_duplicates)
+    except (ValueError, RecursionError) as e:
+        raise _data_loss(path, f"the metadata's 'crc32' is not valid JSON: {e}") from None
+    if not isinstance(checksums, dict) or not all(_is_crc(v) for v in checksums.values()):
+        raise _data_loss(path, "the metadata's 'crc32' must map tensor names to 32-bit unsigned ints")
+    return checksums
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+def _is_crc(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 32
 
 
-def _validate_entry(item, path: str, data_size: int) -> TensorEntry:
-    if not isinstance(item, dict) or set(item) != _ENTRY_KEYS:
-        keys = sorted(item) if isinstance(item, dict) else type(item).__name__
-        raise _data_loss(path, f"a tensor entry must have keys {sorted(_ENTRY_KEYS)}, got {keys}")
-    name, dtype, shape = item["name"], item["dtype"], item["shape"]
-    if not isinstance(name, str) or not name:
-        raise _data_loss(path, f"tensor name {name!r} is not a non-empty string")
-    if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise _data_loss(path, f"tensor {name!r} has dtype {dtype!r}, not one of {sorted(DTYPES)}")
-    if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(_is_int(d) and d >= 0 for d in shape):
-        raise _data_loss(
-            path, f"tensor {name!r} has shape {shape!r}, not a list of at most {MAX_RANK} non-negative ints"
-        )
-    for key in ("offset", "length", "crc32"):
-        if not _is_int(item[key]) or item[key] < 0:
-            raise _data_loss(path, f"tensor {name!r} has {key} {item[key]!r}, not a non-negative int")
-    np_dtype = np.dtype(dtype).newbyteorder("<")
-    expected = math.prod(shape) * np_dtype.itemsize
-    if item["length"] != expected:
-        raise _data_loss(
-            path,
-            f"tensor {name!r} of shape {shape} and dtype {dtype} needs {expected} bytes, header says {item['length']}",
-        )
-    if item["offset"] + item["length"] > data_size:
-        raise _data_loss(
-            path,
-            f"tensor {name!r} at data bytes [{item['offset']}, {item['offset'] + item['length']}) "
-            f"runs past the {data_size}-byte data region (truncated?)",
-        )
-    if item["crc32"] >= 1 << 32:
-        raise _data_loss(path, f"tensor {name!r} has crc32 {item['crc32']}, over 32 bits")
-    return TensorEntry(name, np_dtype, tuple(shape), item["offset"], item["length"], item["crc32"])
-
-
-def _validate_header(raw: bytes, path: str, data_size: int) -> dict[str, TensorEntry]:
-    header = _decode_header(raw, path)
-    if not _is_int(header["data_bytes"]) or header["data_bytes"] != data_size:
-        raise _data_loss(
-            path,
-            f"the data region is {data_size} bytes but the header says {header['data_bytes']!r} (truncated?)",
-        )
-    entries: dict[str, TensorEntry] = {}
-    for item in header["tensors"]:
-        entry = _validate_entry(item, path, data_size)
-        if entry.name in entries:
-            raise _data_loss(path, f"tensor {entry.name!r} appears twice")
-        entries[entry.name] = entry
-    _check_no_overlap(list(entries.values()), path)
+def _entries(specs: Mapping[str, tuple], metadata: Mapping[str, str], path: str) -> dict[str, TensorEntry]:
+    """{name: TensorEntry} from safetensors' (dtype code, shape) per tensor and raygraph's metadata."""
+    checksums = _checksums(metadata, path)
+    unlisted = sorted(set(checksums) - set(specs))
+    if unlisted:
+        raise _data_loss(path, f"the metadata has checksums of tensors the file lacks: {unlisted[:10]}")
+    entries = {}
+    for name, (code, shape) in sorted(specs.items()):
+        if code not in _DTYPE_OF_CODE:
+            raise _data_loss(path, f"tensor {name!r} has dtype {code}, not one of {sorted(_DTYPE_OF_CODE)}")
+        if name not in checksums:
+            raise _data_loss(path, f"tensor {name!r} has no CRC-32 in the metadata")
+        entries[name] = TensorEntry(name, np.dtype(_DTYPE_OF_CODE[code]), shape, checksums[name])
     return entries
-
-
-def _check_no_overlap(entries: list[TensorEntry], path: str) -> None:
-    spans = sorted((e.offset, e.offset + e.length, e.name) for e in entries if e.length)
-    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
-        if start < end:
-            raise _data_loss(path, f"tensors {first!r} and {second!r} overlap")
 
 
 # -- the "checkpoint" state file -------------------------------------------------

@@ -14,9 +14,10 @@ How it works:
   so the graph may be finalized after the Saver is built.
 - `save` reads every variable with one `sess.run` (the session gathers them from the
   device actors that hold them; a global_step tensor rides in the same run), writes
-  them to `<prefix>.rgckpt` (format in raygraph.io), then the "checkpoint" state file,
-  then deletes checkpoints beyond `max_to_keep`. Each file is replaced atomically, in
-  that order, so a save killed at any point leaves the previous checkpoint readable.
+  them to `<prefix>.safetensors` (a safetensors file with raygraph's checksums in its
+  metadata; see raygraph.io), then the "checkpoint" state file, then deletes
+  checkpoints beyond `max_to_keep`. Each file is replaced atomically, in that order,
+  so a save killed at any point leaves the previous checkpoint readable.
 - `restore` checks the checkpoint's header against the variables (missing name:
   NotFoundError; shape or dtype differs: InvalidArgumentError; each names the
   variable and the file) before reading any data, then feeds every value to the
@@ -336,9 +337,9 @@ class Saver:
             raise ValueError(
                 f"The passed save_path is not a valid checkpoint: {save_path}{_tf_format_hint(save_path)}"
             )
-        ckpt = io.CheckpointFile(_checkpoint_file(save_path))
-        self._check_against(ckpt)
-        feeds = {slot.feed: self._value_for(ckpt, slot) for slot in self._slots}
+        with io.CheckpointFile(_checkpoint_file(save_path)) as ckpt:
+            self._check_against(ckpt)
+            feeds = {slot.feed: self._value_for(ckpt, slot) for slot in self._slots}
         sess.run(self._restore_op, feed_dict=feeds)
 
     def _check_against(self, ckpt: io.CheckpointFile) -> None:
@@ -588,6 +589,9 @@ class CheckpointReader:
     {'w': [2, 3]}
     >>> reader.get_tensor("w").shape
     (2, 3)
+
+    The reader keeps the checkpoint file open (see `io.CheckpointFile`) until it
+    is collected, so a newer save that replaces the file does not change what it reads.
     """
 
     def __init__(self, checkpoint_prefix):

@@ -9,10 +9,11 @@ import textwrap
 
 import numpy as np
 import pytest
+import safetensors.numpy
 
 import raygraph as tf
 from raygraph import io
-from tests.raygraph.test_checkpoint_format import kill_when_halfway
+from tests.raygraph.test_checkpoint_format import STALL_HALFWAY, disk_full, halfway_writes, kill_when_halfway
 
 VALUES = {
     "dense/kernel": np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
@@ -63,6 +64,17 @@ def test_round_trip_of_several_dtypes_and_shapes(tmp_path):
         saver.restore(sess, path)
         assert_values(fetch(sess, variables))
     assert dict(tf.train.list_variables(path)) == {k: list(np.shape(v)) for k, v in VALUES.items()}
+
+
+def test_a_checkpoint_opens_with_safetensors(tmp_path):
+    build_model()
+    saver = tf.train.Saver()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=3)
+    loaded = safetensors.numpy.load_file(path + ".safetensors")
+    assert sorted(loaded) == sorted(VALUES)
+    assert_values(loaded)
 
 
 def test_restore_into_a_fresh_session_and_a_fresh_graph(tmp_path):
@@ -461,13 +473,13 @@ def test_a_directory_of_pickles_is_refused_without_running_them(tmp_path):
             (ckpt_dir / name).write_bytes(pickle.dumps(Exploit(str(marker)), protocol=0))
         with pytest.raises(tf.errors.DataLossError, match="checkpoint"):
             tf.train.latest_checkpoint(str(ckpt_dir))
-        with pytest.raises(tf.errors.DataLossError, match="not a raygraph checkpoint"):
+        with pytest.raises(tf.errors.DataLossError, match="not a valid safetensors file"):
             saver.restore(sess, path)
         with pytest.raises(tf.errors.DataLossError):
             tf.train.load_variable(path, "w")
         for name in os.listdir(ckpt_dir):
             (ckpt_dir / name).write_bytes(pickle.dumps(Exploit(str(marker)), protocol=5))
-        with pytest.raises(tf.errors.DataLossError, match="pickle"):
+        with pytest.raises(tf.errors.DataLossError, match="not a valid safetensors file"):
             saver.restore(sess, path)
         with pytest.raises(tf.errors.DataLossError):
             tf.train.get_checkpoint_state(str(ckpt_dir))
@@ -486,12 +498,7 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint(tmp_path, monk
         sess.run(w.initializer)
         saver.save(sess, prefix, global_step=1)
         sess.run(bump)
-
-        def broken(f, data):
-            f.write(data[: len(data) // 2])
-            raise OSError("disk full")
-
-        monkeypatch.setattr(io, "_write_chunks", broken)
+        monkeypatch.setattr(io, "atomic_write", halfway_writes(io.atomic_write, disk_full))
         with pytest.raises(OSError, match="disk full"):
             saver.save(sess, prefix, global_step=2)
         monkeypatch.undo()
@@ -519,15 +526,14 @@ def test_old_checkpoints_are_deleted_only_after_the_state_file_is_written(tmp_pa
     assert tf.train.latest_checkpoint(str(tmp_path)) == prefix + "-1"
 
 
-KILLED_TRAINER = textwrap.dedent(
+KILLED_TRAINER = STALL_HALFWAY + textwrap.dedent(
     """
     # Saves twice and stalls halfway through the second checkpoint file. The session
     # is a stand-in that returns the variables' values (no Ray in this process); the
     # Saver's own code does everything else.
-    import sys, time
+    import sys
     import numpy as np
     import raygraph as tf
-    from raygraph import io
 
     class ValuesSession:
         def __init__(self, values):
@@ -540,15 +546,7 @@ KILLED_TRAINER = textwrap.dedent(
     tf.Variable(np.zeros(4 << 20, np.float32), name="w")  # 16 MB
     saver = tf.train.Saver(max_to_keep=1)
     saver.save(ValuesSession({"w": np.full(4 << 20, 1.0, np.float32)}), directory + "/model.ckpt", 1)
-    original = io._write_chunks
-
-    def stalls_halfway(f, data):
-        original(f, data[: len(data) // 2])
-        f.flush()
-        print("HALFWAY", flush=True)
-        time.sleep(120)
-
-    io._write_chunks = stalls_halfway
+    stall_next_writes()
     saver.save(ValuesSession({"w": np.full(4 << 20, 2.0, np.float32)}), directory + "/model.ckpt", 2)
     """
 )
