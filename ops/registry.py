@@ -121,8 +121,7 @@ def _register(cls: type[Op]) -> None:
     if cls.type in _OPS and _OPS[cls.type].defined_at != cls.defined_at:  # a re-run cell may redefine
         first = _OPS[cls.type]
         raise KeyError(
-            f"Op type {cls.type!r} is declared twice: at {cls.defined_at} and first at "
-            f"{first.defined_at}"
+            f"Op type {cls.type!r} is declared twice: at {cls.defined_at} and first at {first.defined_at}"
         )
     missing = [m for m in ("infer", "kernel") if cls.__dict__.get(m) is None and getattr(cls, m) is None]
     if missing:
@@ -212,9 +211,9 @@ def api_function(*names: str):
 class _RegisterGradient:
     """Decorator registering the gradient of an op type, TensorFlow style.
 
-        @RegisterGradient("MyOp")
-        def _my_op_grad(op, grad):
-            return [grad * 2.0]
+    @RegisterGradient("MyOp")
+    def _my_op_grad(op, grad):
+        return [grad * 2.0]
     """
 
     def __init__(self, op_type: str):
@@ -259,8 +258,7 @@ def _generated_function(cls: type[Op], api_name: str) -> Callable:
     optional = [a for a, d in cls.attrs.items() if d is not REQUIRED]
     params += [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in required]
     params += [
-        inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=cls.attrs[a])
-        for a in optional
+        inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=cls.attrs[a]) for a in optional
     ]
     params.append(inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
     signature = inspect.Signature(params)

@@ -39,6 +39,7 @@ from raygraph import dtypes as _dtypes
 from raygraph.device import DeviceSpec
 from raygraph.shapes import TensorShape, as_shape, format_shape
 
+
 class _Hooks:
     """What the graph core needs from the layers above it, installed by them.
 
@@ -160,17 +161,14 @@ class Tensor:
         )
 
     def __iter__(self):
-        raise TypeError(
-            f"Tensor {self.name} is not iterable in a graph; use tf.unstack or slicing."
-        )
+        raise TypeError(f"Tensor {self.name} is not iterable in a graph; use tf.unstack or slicing.")
 
     def __len__(self):
         raise TypeError(f"len() is not defined for Tensor {self.name}; use tf.shape.")
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
-            f"Cannot convert the symbolic Tensor {self.name} to a numpy array; run it with "
-            "Session.run first."
+            f"Cannot convert the symbolic Tensor {self.name} to a numpy array; run it with Session.run first."
         )
 
     def __reduce__(self):
@@ -243,8 +241,7 @@ class Operation:
     ('MatMul', ['a:0', 'b:0'])
     """
 
-    def __init__(self, graph, op_type, name, inputs, input_arity, attrs, control_inputs, device,
-                 location):
+    def __init__(self, graph, op_type, name, inputs, input_arity, attrs, control_inputs, device, location):
         self.graph = graph
         self.type = op_type
         self.name = name
@@ -543,13 +540,19 @@ class Graph:
             op_name, _, index = name.rpartition(":")
             op = self._by_name.get(op_name)
             if op is None:
-                raise KeyError(f"The name {name!r} refers to a Tensor which does not exist: no operation {op_name!r} in {self.describe()}")
+                raise KeyError(
+                    f"The name {name!r} refers to a Tensor which does not exist: no operation {op_name!r} in {self.describe()}"
+                )
             try:
                 return op.outputs[int(index)]
             except (ValueError, IndexError):
-                raise KeyError(f"The name {name!r} refers to a Tensor which does not exist: {op_name!r} has {len(op.outputs)} outputs") from None
+                raise KeyError(
+                    f"The name {name!r} refers to a Tensor which does not exist: {op_name!r} has {len(op.outputs)} outputs"
+                ) from None
         if not allow_operation:
-            raise ValueError(f"The name {name!r} refers to an Operation, not a Tensor. Tensor names look like '<op name>:<output index>', e.g. '{name}:0'.")
+            raise ValueError(
+                f"The name {name!r} refers to an Operation, not a Tensor. Tensor names look like '<op name>:<output index>', e.g. '{name}:0'."
+            )
         op = self._by_name.get(name)
         if op is None:
             raise KeyError(f"The name {name!r} refers to an Operation not in {self.describe()}")
@@ -647,8 +650,7 @@ def _ref_input(op_def, name, value, location) -> Tensor:
     if not (isinstance(t, Tensor) and hooks.op_def(t.op.type).stateful and t.op.type.startswith("Variable")):
         got = f"Tensor {t.name!r} from a {t.op.type} op" if isinstance(t, Tensor) else repr(t)
         raise TypeError(
-            f"Input {name!r} of {op_def.type} (at {format_location(location)}) must be a "
-            f"Variable, got {got}"
+            f"Input {name!r} of {op_def.type} (at {format_location(location)}) must be a Variable, got {got}"
         )
     return t
 
@@ -709,7 +711,9 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation {value.name!r} to Tensor (use one of its outputs)")
     if isinstance(value, list | tuple) and _contains_tensor(value):
-        return hooks.require("api")["stack"]([convert_to_tensor(v, dtype, preferred_dtype=preferred_dtype) for v in value])
+        return hooks.require("api")["stack"](
+            [convert_to_tensor(v, dtype, preferred_dtype=preferred_dtype) for v in value]
+        )
     array = to_numpy(value, dtype if dtype is not None else preferred_dtype, strict=dtype is not None)
     return constant_op(array, name=name or "Const")
 
@@ -779,7 +783,9 @@ def _fits(array, np_dtype) -> bool:
 
 
 def constant_op(array: np.ndarray, name: str = "Const") -> Tensor:
-    return hooks.require("build")("Const", [], {"value": array, "dtype": _dtypes.as_dtype(array.dtype)}, name=name)
+    return hooks.require("build")(
+        "Const", [], {"value": array, "dtype": _dtypes.as_dtype(array.dtype)}, name=name
+    )
 
 
 # -- the default graph ---------------------------------------------------------
@@ -872,4 +878,3 @@ class GraphKeys:
     INIT_OP = "init_op"
     SAVERS = "savers"
     VARIABLES = GLOBAL_VARIABLES
-

@@ -1,4 +1,4 @@
-"""`Session`: runs a graph on Ray device actors, TensorFlow 1.x style.
+"""`Session`: runs a graph on its devices, TensorFlow 1.x style.
 
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -8,11 +8,18 @@
 `run` accepts fetches as Tensors, Operations, Variables, names ("loss:0") and
 any nesting of lists, tuples, dicts and namedtuples, and returns numpy values in
 the same structure. Feeds are checked against the fed tensor's dtype and shape
-before anything runs. The work goes to scheduler.central, which plans once per
-(fetches, feeds, targets) signature and makes one actor call per device per run.
+before anything runs. The work goes to scheduler.engine.central, which plans once
+per (fetches, feeds, targets) signature and sends one request per device per run.
 
-Devices come from the Ray cluster (scheduler.runtime): `list_devices()` names
-them "/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i".
+The target says where the devices are:
+- "" (the default): every device is a Ray actor, on the Ray cluster of this
+  process (`ray job submit` gives one) or a local one started on first use
+  (scheduler.shell); `list_devices()` names them
+  "/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i";
+- "local": every device runs in this process (scheduler.engine.local), with the
+  same plans, kernels and errors, without Ray: for unit tests and for stepping
+  through a kernel with pdb. Devices are "/job:localhost/replica:0/task:0/device:CPU:i".
+
 `ConfigProto` fields that shape execution: device_count (CPU devices per node,
 GPUs used), intra_op_parallelism_threads (BLAS threads in the device actors),
 inter_op_parallelism_threads (the actors' pools), allow_soft_placement,
@@ -52,10 +59,18 @@ class ConfigProto:
     >>> tf.ConfigProto(device_count={"CPU": 2}, allow_soft_placement=True)
     """
 
-    def __init__(self, device_count=None, intra_op_parallelism_threads=0,
-                 inter_op_parallelism_threads=0, allow_soft_placement=False,
-                 log_device_placement=False, gpu_options=None, operation_timeout_in_ms=0,
-                 graph_options=None, **unknown):
+    def __init__(
+        self,
+        device_count=None,
+        intra_op_parallelism_threads=0,
+        inter_op_parallelism_threads=0,
+        allow_soft_placement=False,
+        log_device_placement=False,
+        gpu_options=None,
+        operation_timeout_in_ms=0,
+        graph_options=None,
+        **unknown,
+    ):
         if unknown:
             raise TypeError(f"ConfigProto got unknown fields {sorted(unknown)}")
         self.device_count = dict(device_count or {})
@@ -76,8 +91,14 @@ class RunOptions:
 
     NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
 
-    def __init__(self, trace_level=0, timeout_in_ms=0, output_partition_graphs=False,
-                 report_tensor_allocations_upon_oom=False, inter_op_thread_pool=0):
+    def __init__(
+        self,
+        trace_level=0,
+        timeout_in_ms=0,
+        output_partition_graphs=False,
+        report_tensor_allocations_upon_oom=False,
+        inter_op_thread_pool=0,
+    ):
         self.trace_level = trace_level
         self.timeout_in_ms = timeout_in_ms
         self.output_partition_graphs = output_partition_graphs
@@ -204,7 +225,9 @@ def _is_graph_element(f) -> bool:
 
 
 class Session:
-    """A connection to the Ray device actors that run `graph`.
+    """A connection to the devices that run `graph`: Ray actors, or this process.
+
+    `target` is "" (Ray actors, the default) or "local" (this process, no Ray).
 
     >>> with tf.Session() as sess:
     ...     print(sess.run(tf.constant(2.0) * 3.0))
@@ -220,7 +243,11 @@ class Session:
         client = _client_for(target)
         self._devices = client.devices(self.config.device_count)
         if not self._devices:
-            raise errors.UnavailableError(None, None, "The Ray cluster offers no CPU or GPU to run on.")
+            raise errors.UnavailableError(
+                None,
+                None,
+                f"Target {target!r} offers no CPU or GPU to run on (device_count={self.config.device_count}).",
+            )
         self._scheduler = CentralScheduler(
             self.graph,
             client,

@@ -158,7 +158,9 @@ class CentralScheduler:
             _, error = self._collect(run_id, calls, None)
             if error is not None and failure is None:
                 names = ", ".join(plan.target_names) or "ops"
-                error.message = f"{error.message} (in an earlier run of {names} that returned without waiting)"
+                error.message = (
+                    f"{error.message} (in an earlier run of {names} that returned without waiting)"
+                )
                 error.args = (error.message,)
                 failure = error
         if failure is not None:
@@ -209,7 +211,9 @@ class CentralScheduler:
             try:
                 link = self.links[device.name] = self.client.link(device, self.session_id)
             except DeviceUnavailable as e:
-                raise errors.UnavailableError(None, None, f"Device {device.name} is unavailable: {e}") from None
+                raise errors.UnavailableError(
+                    None, None, f"Device {device.name} is unavailable: {e}"
+                ) from None
         return link
 
     def _collect(self, run_id, calls: list[_Call], deadline):

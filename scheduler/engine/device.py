@@ -114,7 +114,9 @@ class DeviceRunner:
             trace = (start, time.time_ns(), nodes, transfers) if request.trace else None
             return Reply("ok", fetches, trace)
         except NodeError as e:
-            return Reply("error", error_class=e.error_class, node=e.node_name, message=e.message, variable=e.variable)
+            return Reply(
+                "error", error_class=e.error_class, node=e.node_name, message=e.message, variable=e.variable
+            )
         except dataflow.Aborted:
             return Reply("aborted")
         except Exception as e:  # noqa: BLE001 - report, never die on a user's graph
@@ -194,7 +196,9 @@ class DeviceRunner:
             with self._lock:
                 pool = self._pools.setdefault(
                     size,
-                    ThreadPoolExecutor(size, thread_name_prefix=f"raygraph-interop-{size}", initializer=kernel_thread),
+                    ThreadPoolExecutor(
+                        size, thread_name_prefix=f"raygraph-interop-{size}", initializer=kernel_thread
+                    ),
                 )
         return pool
 

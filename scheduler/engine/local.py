@@ -40,19 +40,27 @@ class LocalClient(Client):
     def devices(self, device_count: dict | None) -> list[Device]:
         device_count = device_count or {}
         prefix = f"/job:{JOB}/replica:0/task:0/device"
-        out = [Device(f"{prefix}:CPU:{i}", "CPU", i, 0, "local") for i in range(max(0, int(device_count.get("CPU", 1))))]
+        out = [
+            Device(f"{prefix}:CPU:{i}", "CPU", i, 0, "local")
+            for i in range(max(0, int(device_count.get("CPU", 1))))
+        ]
         gpus = _gpu_count()
         for i in range(min(gpus, int(device_count.get("GPU", gpus)))):
             out.append(Device(f"{prefix}:GPU:{i}", "GPU", i, 0, "local", 0.0))
+        for device in out:  # every device exists before any run sends to it
+            self._runner(device)
         return out
 
-    def link(self, device: Device, session_id: str) -> Link:
+    def _runner(self, device: Device) -> DeviceRunner:
         with self._lock:
             runner = self._runners.get(device.name)
             if runner is None:
                 xp = array_module("auto" if device.device_type == "GPU" else "numpy")
                 runner = self._runners[device.name] = DeviceRunner(device.name, xp, self._deliver, blas=False)
-        return LocalLink(device, runner)
+            return runner
+
+    def link(self, device: Device, session_id: str) -> Link:
+        return LocalLink(device, self._runner(device))
 
     def _deliver(self, destination: str, run_id, items: list) -> None:
         self._runners[destination].deliver(run_id, [(k, _read_only(v), *rest) for k, v, *rest in items])

@@ -80,12 +80,7 @@ class Plan:
     partitions: dict[str, Partition]
     placement: dict[str, str]  # op name -> device
     fetch_keys: list[str]
-    feed_keys: list[str]
     target_names: list[str] = field(default_factory=list)
-
-    @property
-    def devices(self) -> list[str]:
-        return list(self.partitions)
 
     def fetch_location(self, key: str) -> tuple[str, int]:
         for device, part in self.partitions.items():
@@ -172,9 +167,8 @@ def build_plan(
     check_feeds(ops, fed)
     placement = placement_fn(ops)
     fetch_keys = [t.name for t in fetches if t not in fed]
-    feed_keys = [t.name for t in feeds]
     partitions = partition(ops, placement, fed, fetch_keys)
-    return Plan(next(_plan_ids), partitions, placement, fetch_keys, feed_keys, [t.name for t in targets])
+    return Plan(next(_plan_ids), partitions, placement, fetch_keys, [t.name for t in targets])
 
 
 def partition(

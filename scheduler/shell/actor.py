@@ -68,7 +68,9 @@ class DeviceActor:
         """One request frame from a session's channel: (Request, peers or None)."""
         request, peers = frame
         if not isinstance(request, Request):
-            return Reply("error", error_class="InternalError", message=f"not a request: {type(request).__name__}")
+            return Reply(
+                "error", error_class="InternalError", message=f"not a request: {type(request).__name__}"
+            )
         if peers:
             self.peers.update(peers)
         reply = self.runner.run(request)

@@ -13,8 +13,8 @@ import pytest
 import ray
 
 import raygraph as tf
-from scheduler.shell import channel, runtime, shm, wire
 from scheduler.engine.device import BlasThreads
+from scheduler.shell import channel, runtime, shm, wire
 from scheduler.shell.transport import Packed
 
 
