@@ -214,3 +214,23 @@ def test_a_local_session_loads_no_ray():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_device_actor_loads_no_user_api():
+    """The actor process that ran a training step holds the graph core, not the user API."""
+    import numpy as np
+    import ray
+
+    import raygraph as tf
+    from scheduler.shell import runtime
+
+    x = tf.placeholder(tf.float32, [None, 2])
+    w = tf.Variable(tf.ones([2, 1]))
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w)))
+    step = tf.train.AdamOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run([step, loss], {x: np.ones((4, 2), np.float32)})
+        (device,) = sess._scheduler.links
+        loaded = ray.get(runtime.existing_actor(device).ping.remote())["raygraph_modules"]
+    assert loaded and not [m for m in loaded if is_user_api(m)], loaded

@@ -22,6 +22,7 @@ group, so transfers are never starved by runs waiting for them.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import ray
@@ -54,6 +55,7 @@ class DeviceActor:
             "array_module": self.runner.xp.__name__,
             "sessions": len(self.runner.sessions),
             "blas_threads": self.runner._blas.threads() if self.runner._blas else 0,
+            "raygraph_modules": sorted(m for m in sys.modules if m.split(".")[0] == "raygraph"),
         }
 
     def open_channel(self) -> tuple:

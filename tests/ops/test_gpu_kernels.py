@@ -27,7 +27,9 @@ def _has_cuda() -> bool:
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _has_cuda(), reason="needs cupy and a CUDA GPU")]
 
-GPU_CASES = [c for c in CASES if not any(np.dtype(c.dtype_of(i)).kind in "OSU" for i in range(len(c.shapes[0])))]
+GPU_CASES = [
+    c for c in CASES if not any(np.dtype(c.dtype_of(i)).kind in "OSU" for i in range(len(c.shapes[0])))
+]
 
 
 def _run(outputs, feeds, device: str):
@@ -58,7 +60,9 @@ def test_forward_on_the_gpu_matches_numpy(case):
         assert isinstance(g, np.ndarray) and g.dtype == t.dtype.as_numpy_dtype, t.name
         assert g.shape == e.shape, t.name
         if g.dtype.kind == "f":
-            np.testing.assert_allclose(g, e, rtol=max(case.rtol, 1e-5), atol=max(case.atol, 1e-5), err_msg=t.name)
+            np.testing.assert_allclose(
+                g, e, rtol=max(case.rtol, 1e-5), atol=max(case.atol, 1e-5), err_msg=t.name
+            )
         else:
             np.testing.assert_array_equal(g, e.astype(g.dtype), err_msg=t.name)
 
