@@ -3,13 +3,15 @@
 Shape functions work on static shapes (`TensorShape`, None for unknown dims) and
 on constant values known at graph construction (`constant_value`), so that an op
 like Reshape gets a precise output shape when its shape argument is a constant.
+Shape-like inputs (Reshape's shape, Fill's dims, Slice's begin) are read element
+by element with `partial_values`: `[tf.shape(x)[0], 3]` is known to end in 3.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from raygraph import dtypes
+from ops import api as tf
 from raygraph.shapes import TensorShape, format_shape, unknown_shape
 
 _KINDS = {
@@ -134,5 +136,61 @@ def same(x):
     return x.dtype, x.shape
 
 
-def as_dtype(value):
-    return dtypes.as_dtype(value)
+def partial_values(tensor) -> list | None:
+    """The elements of a 1-D integer tensor known at construction (None where not).
+
+    None when even the length is unknown. `tf.stack([tf.shape(x)[0], -1])`
+    gives [None, -1].
+    """
+    value = constant_value(tensor)
+    if value is not None:
+        return [int(v) for v in np.reshape(value, [-1])]
+    op = tensor.op
+    if op.type == "Pack" and op.attrs["axis"] == 0 and all(t.shape.ndims == 0 for t in op.inputs):
+        return [scalar_value(t) for t in op.inputs]
+    if op.type == "Shape" and op.inputs[0].shape.dims is not None:
+        return list(op.inputs[0].shape.dims)
+    if tensor.shape.ndims == 1 and tensor.shape.dims[0] is not None:
+        return [None] * tensor.shape.dims[0]
+    return None
+
+
+def scalar_value(tensor) -> int | None:
+    """The value of a scalar integer tensor if known at construction, else None."""
+    value = constant_value(tensor)
+    return None if value is None else int(value)
+
+
+def format_values(values) -> str:
+    """[2, ?, 3] for partial values [2, None, 3]."""
+    return "[" + ", ".join("?" if v is None else str(v) for v in values) + "]"
+
+
+def check_vector(tensor, what: str) -> None:
+    """Raises unless `tensor` is an integer vector (a shape, begin, multiples...)."""
+    check_dtype(tensor, "int", what)
+    if tensor.shape.ndims not in (None, 1):
+        raise ValueError(f"{what} must be a vector, got shape {format_shape(tensor.shape)}")
+
+
+def check_scalar(tensor, what: str, kind: str | None = None) -> None:
+    """Raises unless `tensor` is a scalar (of `kind`, if given)."""
+    if kind is not None:
+        check_dtype(tensor, kind, what)
+    if tensor.shape.ndims not in (None, 0):
+        raise ValueError(f"{what} must be a scalar, got shape {format_shape(tensor.shape)}")
+
+
+def dims_of(x) -> list:
+    """x's dimensions as ints where known, else scalar tensors `tf.shape(x)[i]` (for gradients)."""
+    dims = x.shape.dims
+    if dims is None:
+        raise ValueError(f"the rank of {x.name} must be known")
+    shape = None
+    out = []
+    for i, d in enumerate(dims):
+        if d is None:
+            shape = tf.shape(x) if shape is None else shape
+            d = shape[i]
+        out.append(d)
+    return out

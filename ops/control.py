@@ -11,6 +11,7 @@ class NoOp(Op):
 
     api = "no_op"
     differentiable = False
+    cost = "free"
 
     def infer():
         return []

@@ -14,7 +14,7 @@ functions return the loss only.
 
 Composites (dropout, moments, batch_normalization, l2_normalize, crelu) are
 built from other families' ops, as TensorFlow builds them. Convolution and
-pooling live in ops/nn_conv.py, imported at the end of this module.
+pooling are a family of their own, ops/nn_conv.py.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ class Elu(_Elementwise):
     """features if > 0, else exp(features) - 1."""
 
     api = "nn.elu"
+    cost = "transcendental"
 
     def kernel(xp, features):
         return xp.where(features > 0, features, xp.expm1(xp.minimum(features, 0)))
@@ -158,6 +159,7 @@ class Selu(_Elementwise):
     """scale * (features if > 0 else alpha * (exp(features) - 1)), self-normalizing."""
 
     api = "nn.selu"
+    cost = "transcendental"
 
     def kernel(xp, features):
         negative = SELU_ALPHA * xp.expm1(xp.minimum(features, 0))
@@ -216,6 +218,7 @@ class Softplus(_Elementwise):
     """log(exp(features) + 1), computed without overflow."""
 
     api = ("nn.softplus", "math.softplus")
+    cost = "transcendental"
 
     def kernel(xp, features):
         return xp.maximum(features, 0) + xp.log1p(xp.exp(-xp.abs(features)))
@@ -287,6 +290,8 @@ class _OverAxis(Op, register=False):
 class Softmax(_OverAxis):
     """exp(logits) / sum(exp(logits), axis), with the max subtracted first."""
 
+    cost = "transcendental"
+
     def kernel(xp, logits, axis):
         e = xp.exp(logits - xp.max(logits, axis=axis, keepdims=True))
         e /= xp.sum(e, axis=axis, keepdims=True)
@@ -299,6 +304,8 @@ class Softmax(_OverAxis):
 
 class LogSoftmax(_OverAxis):
     """logits - log(sum(exp(logits), axis)), computed stably."""
+
+    cost = "transcendental"
 
     def kernel(xp, logits, axis):
         shifted = logits - xp.max(logits, axis=axis, keepdims=True)
@@ -797,6 +804,3 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
             scale = tf.realdiv(tf.constant(1, dtype=x.dtype), keep)
         mask = tf.cast(tf.less(uniform, keep), x.dtype)  # 1 with probability keep_prob
         return tf.multiply(x * scale, mask, name=scope)
-
-
-from ops import nn_conv  # noqa: E402, F401 - registers the convolution and pooling ops

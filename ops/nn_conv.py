@@ -276,6 +276,18 @@ def _conv_attrs(op):
     return {k: op.attrs[k] for k in CONV_ATTRS}
 
 
+def _conv_flops(filter_shape, out_shape) -> float:
+    """2 * output (or output-gradient) elements * the filter's window (kh * kw * cin).
+
+    The arithmetic of a convolution and of both its gradients, for the scheduler's
+    cost estimate; 0.0 when a shape is not fully known.
+    """
+    f, y = filter_shape.num_elements(), out_shape.num_elements()
+    if f is None or y is None or not filter_shape.as_list() or not filter_shape.as_list()[-1]:
+        return 0.0
+    return 2.0 * y * f / filter_shape.as_list()[-1]
+
+
 class Conv2D(Op):
     """2-D convolution (a cross-correlation, as in TensorFlow) of NHWC input by an
     [KH, KW, C_in, C_out] filter."""
@@ -283,6 +295,7 @@ class Conv2D(Op):
     inputs = ("input", "filter")
     attrs = CONV_ATTRS
     same_dtype = ("input", "filter")
+    cost = "flops"
 
     def infer(input, filter, **attrs):
         check_dtype(input, "float", "input")
@@ -299,6 +312,9 @@ class Conv2D(Op):
         win = _conv_window(x.shape, filter.shape, attrs)
         return _restore(xp, _correlate(xp, _pad(xp, x, win.pads), filter, win), attrs["data_format"])
 
+    def flops(op):
+        return _conv_flops(op.inputs[1].shape, op.outputs[0].shape)
+
     def grad(op, dy):
         x, w = op.inputs
         attrs = _conv_attrs(op)
@@ -314,6 +330,7 @@ class Conv2DBackpropInput(Op):
     inputs = ("input_sizes", "filter", "out_backprop")
     attrs = CONV_ATTRS
     same_dtype = ("filter", "out_backprop")
+    cost = "flops"
 
     def infer(input_sizes, filter, out_backprop, **attrs):
         check_dtype(out_backprop, "float", "out_backprop")
@@ -342,6 +359,9 @@ class Conv2DBackpropInput(Op):
         cols = cols.reshape(n, oh, ow, kh, kw, c)
         dx = _fold(xp, lambda i, j: cols[:, :, :, i, j, :], win, shape, dy.dtype)
         return _restore(xp, dx, df)
+
+    def flops(op):
+        return _conv_flops(op.inputs[1].shape, op.inputs[2].shape)
 
     def grad(op, g):
         _, w, dy = op.inputs
@@ -372,6 +392,7 @@ class Conv2DBackpropFilter(Op):
     inputs = ("input", "filter_sizes", "out_backprop")
     attrs = CONV_ATTRS
     same_dtype = ("input", "out_backprop")
+    cost = "flops"
 
     def infer(input, filter_sizes, out_backprop, **attrs):
         check_dtype(input, "float", "input")
@@ -391,6 +412,9 @@ class Conv2DBackpropFilter(Op):
         cols = _im2col(xp, _pad(xp, x, win.pads), win)
         dw = xp.matmul(cols.T, dy.reshape(cols.shape[0], fshape[3]))
         return dw.reshape(fshape)
+
+    def flops(op):
+        return _conv_flops(op.outputs[0].shape, op.inputs[2].shape)
 
     def grad(op, g):
         x, _, dy = op.inputs

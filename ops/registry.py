@@ -43,10 +43,18 @@ names the file and line of the first. The methods are plain functions (no `self`
 - `api` lists the public names (`"nn.relu"`); `raygraph` exposes a function per
   name, generated from the declaration, unless the family module defines a
   hand-written wrapper with `@api_function`.
+- `cost` says how the scheduler estimates the kernel's run time from static
+  shapes (scheduler.engine.cost): "elementwise" (the default: its largest
+  tensor's elements), "transcendental" (the same, times a few: exp, tanh),
+  "free" (no work: Const, Identity, Reshape) or "flops", for ops that also
+  declare `flops(op)`, their arithmetic from the op's static shapes (MatMul,
+  Conv2D). `heavy = True` (or False) overrides the estimate: a custom op
+  wrapping a slow library call.
 
 User code declares ops the same way (examples/custom_op.py); their kernels travel
 to the device actors with the plan (`KernelSpec`), so nothing needs installing on
-the workers.
+the workers. The built-in ops are those of the families `ops.load_all()` imports
+(`is_builtin`); every device actor imports them itself.
 """
 
 from __future__ import annotations
@@ -61,9 +69,13 @@ from raygraph import graph as _graph
 
 REQUIRED = inspect.Parameter.empty
 
+COSTS = ("elementwise", "transcendental", "free", "flops")
+"""The values of `Op.cost`: how scheduler.engine.cost estimates a kernel's run time."""
+
 _OPS: dict[str, type[Op]] = {}
 _API: dict[str, Callable] = {}
 _API_SOURCE: dict[str, str] = {}
+_BUILTIN_MODULES: set[str] = set()  # the op families ops.load_all() imported
 
 
 def _caller_location(depth: int = 2) -> str:
@@ -93,15 +105,19 @@ class Op:
     differentiable: bool = True
     broadcasts: bool = False
     read_at_use: bool = False
+    cost: str = "elementwise"
+    heavy: bool | None = None
     defined_at: str = ""
 
     infer: Callable = None
     kernel: Callable = None
     grad: Callable = None
+    flops: Callable = None
 
     def __init_subclass__(cls, register: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.defined_at = _class_statement_location()
+        # A class made by a declaration table (ops.math_unary) names its table row.
+        cls.defined_at = cls.__dict__.get("defined_at") or _class_statement_location()
         if register:
             cls.type = cls.__dict__.get("type") or cls.__name__
             _register(cls)
@@ -124,8 +140,12 @@ def _register(cls: type[Op]) -> None:
             f"Op type {cls.type!r} is declared twice: at {cls.defined_at} and first at {first.defined_at}"
         )
     missing = [m for m in ("infer", "kernel") if cls.__dict__.get(m) is None and getattr(cls, m) is None]
+    if cls.cost == "flops" and cls.flops is None:
+        missing.append("flops (it declares cost = 'flops')")
     if missing:
         raise TypeError(f"Op {cls.type!r} ({cls.defined_at}) does not define {', '.join(missing)}")
+    if cls.cost not in COSTS:
+        raise ValueError(f"Op {cls.type!r} ({cls.defined_at}) has cost {cls.cost!r}; expected one of {COSTS}")
     _OPS[cls.type] = cls
     names = (cls.api,) if isinstance(cls.api, str) else tuple(cls.api)
     for name in names:
@@ -149,6 +169,24 @@ def get(op_type: str) -> type[Op]:
 def registered_ops() -> dict[str, type[Op]]:
     """All registered op types, by type name."""
     return dict(_OPS)
+
+
+def add_builtin_family(module_name: str) -> None:
+    """Records that the ops declared by `module_name` are built in (called by ops.load_all)."""
+    _BUILTIN_MODULES.add(module_name)
+
+
+def is_builtin(op_type: str) -> bool:
+    """Whether `op_type` is one of raygraph's own ops, declared by a family ops.load_all imports.
+
+    Every device actor runs ops.load_all() and so has the built-in ops; a user
+    op (declared anywhere else: a script, a test, a notebook) is not, and its
+    kernel travels to the actors with the plan as a KernelSpec.
+
+    >>> registry.is_builtin("MatMul")   # False for Swish, declared in examples/custom_op.py
+    True
+    """
+    return get(op_type).__module__ in _BUILTIN_MODULES
 
 
 def api_functions(prefix: str = "") -> dict[str, Callable]:

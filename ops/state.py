@@ -19,6 +19,7 @@ class VariableV2(Op):
     attrs = {"shape": REQUIRED, "dtype": REQUIRED, "container": "", "shared_name": ""}
     stateful = True
     read_at_use = True
+    cost = "free"
 
     def infer(shape, dtype, container, shared_name):
         return dtype, as_shape(shape)

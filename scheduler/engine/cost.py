@@ -16,12 +16,13 @@ The rates are rough on purpose (within a factor of a few of any modern CPU);
 only the order of magnitude matters. A shape with unknown dimensions gives no
 estimate, and the node counts as cheap: the fast straight-line path is the
 default, and overlap must be earned by shapes known at graph construction.
-An op declaration can override the estimate with `heavy = True` or False.
+The facts about each op come from its declaration in the registry: its `cost`
+("free", "elementwise", "transcendental", or "flops" with a `flops(op)` function
+of its static shapes, as MatMul and Conv2D declare), and `heavy = True` or
+False, which overrides the estimate. This module names no op type.
 """
 
 from __future__ import annotations
-
-import math
 
 from ops import registry
 
@@ -32,52 +33,22 @@ FLOPS_PER_US = 1e5  # ~100 GFLOP/s: BLAS float32 on one or two cores
 ELEMENTS_PER_US = 1.5e4  # a simple ufunc over float32 elements
 TRANSCENDENTAL = 5.0  # exp, log, tanh ... cost this many simple ufuncs
 
-_MATMULS = {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"}
-_CONVS = {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "Conv3D", "DepthwiseConv2dNative"}
-_TRANSCENDENTAL = {
-    "Exp",
-    "Expm1",
-    "Log",
-    "Log1p",
-    "Tanh",
-    "Sigmoid",
-    "Sin",
-    "Cos",
-    "Tan",
-    "Erf",
-    "Pow",
-    "Softmax",
-    "LogSoftmax",
-    "Softplus",
-    "Elu",
-    "Selu",
-    "Lgamma",
-    "Digamma",
-    "Atan2",
-}
-_FREE = {"Const", "Placeholder", "VariableV2", "Identity", "NoOp", "Shape", "Reshape", "StopGradient"}
-
-
-def _elements(shape) -> int | None:
-    dims = shape.as_list() if shape.ndims is not None else None
-    if dims is None or any(d is None for d in dims):
-        return None
-    return math.prod(dims)
+# Each op declares how its time grows (`cost` on its declaration in ops/; see
+# ops.registry): a scale on its size, or its own arithmetic (`flops`).
+_PER_ELEMENT = {"elementwise": 1.0, "transcendental": TRANSCENDENTAL}
 
 
 def estimate_us(op) -> float:
     """Rough run time of `op`'s kernel in microseconds; 0.0 when shapes are unknown."""
-    if op.type in _FREE:
+    op_def = registry.get(op.type)
+    if op_def.cost == "free":
         return 0.0
-    if op.type in _MATMULS:
-        return _matmul_flops(op) / FLOPS_PER_US
-    if op.type in _CONVS:
-        return _conv_flops(op) / FLOPS_PER_US
-    sizes = [_elements(t.shape) for t in list(op.inputs) + list(op.outputs)]
+    if op_def.cost == "flops":
+        return op_def.flops(op) / FLOPS_PER_US
+    sizes = [t.shape.num_elements() for t in list(op.inputs) + list(op.outputs)]
     if not sizes or any(s is None for s in sizes):
         return 0.0
-    scale = TRANSCENDENTAL if op.type in _TRANSCENDENTAL else 1.0
-    return scale * max(sizes) / ELEMENTS_PER_US
+    return _PER_ELEMENT[op_def.cost] * max(sizes) / ELEMENTS_PER_US
 
 
 def is_heavy(op) -> bool:
@@ -86,32 +57,7 @@ def is_heavy(op) -> bool:
     An op declaration may decide for itself with a class attribute
     `heavy = True` (or False), e.g. a custom op wrapping a slow library call.
     """
-    hint = getattr(registry.get(op.type), "heavy", None)
+    hint = registry.get(op.type).heavy
     if hint is not None:
         return bool(hint)
     return estimate_us(op) >= HEAVY_US
-
-
-def _matmul_flops(op) -> float:
-    """2 * output elements * the contracted dimension."""
-    out = _elements(op.outputs[0].shape)
-    a = op.inputs[0].shape
-    if out is None or a.ndims is None or a.ndims < 2:
-        return 0.0
-    transpose = op.attrs.get("transpose_a") or op.attrs.get("adj_x")
-    inner = a.as_list()[-2 if transpose else -1]
-    return 0.0 if inner is None else 2.0 * out * inner
-
-
-def _conv_flops(op) -> float:
-    """2 * output (or output-gradient) elements * the filter's window (kh * kw * cin)."""
-    if op.type == "Conv2DBackpropFilter":
-        filt, dy = op.outputs[0].shape, op.inputs[2].shape
-    elif op.type == "Conv2DBackpropInput":
-        filt, dy = op.inputs[1].shape, op.inputs[2].shape
-    else:
-        filt, dy = op.inputs[1].shape, op.outputs[0].shape
-    f, y = _elements(filt), _elements(dy)
-    if f is None or y is None or not filt.as_list() or not filt.as_list()[-1]:
-        return 0.0
-    return 2.0 * y * f / filt.as_list()[-1]

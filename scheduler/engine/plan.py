@@ -69,7 +69,7 @@ class Partition:
     fetches: list[str] = field(default_factory=list)  # returned to the driver, in order
     sends: list[tuple[str, str]] = field(default_factory=list)  # (key, destination device)
     recvs: list[tuple[str, str]] = field(default_factory=list)  # (key, source device)
-    custom_ops: dict = field(default_factory=dict)  # KernelSpecs of ops declared outside ops/
+    custom_ops: dict = field(default_factory=dict)  # KernelSpecs of user ops (not registry.is_builtin)
 
 
 @dataclass
@@ -229,7 +229,7 @@ def partition(
         )
         for t in op.outputs:
             producer_device[t.name] = device
-        if not op_def.__module__.startswith("ops."):
+        if not registry.is_builtin(op.type):  # a user op: the actors lack its kernel
             p.custom_ops[op.type] = registry.kernel_spec(op_def)
 
     for key in fetch_keys:
