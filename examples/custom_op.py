@@ -3,7 +3,8 @@
 raygraph's op registry is public. An op is a class: its inputs, a shape-and-dtype
 function run when the graph is built, a kernel written against an array module
 `xp` (numpy on CPUs, cupy on GPUs) and, optionally, a gradient made of graph ops.
-The class travels to the device actors with the plan: nothing to install there.
+Its kernel travels to the device actors with the plan (the registry ships a user op's
+kernel as a KernelSpec): nothing to install there.
 
     python examples/custom_op.py
 """
