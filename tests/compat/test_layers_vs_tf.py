@@ -24,7 +24,7 @@ tf1 = pytest.importorskip("tensorflow")
 
 import raygraph  # noqa: E402
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("ray_cluster")]  # whole programs through the device actors
 
 v1 = tf1.compat.v1
 RTOL, ATOL = 2e-5, 2e-6

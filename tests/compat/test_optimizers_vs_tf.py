@@ -16,7 +16,7 @@ tf1 = pytest.importorskip("tensorflow")
 
 import raygraph  # noqa: E402
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("ray_cluster")]  # whole programs through the device actors
 
 STEPS = 30
 

@@ -16,7 +16,7 @@ tensorflow = pytest.importorskip("tensorflow")
 import raygraph  # noqa: E402
 from tests.compat import programs  # noqa: E402
 
-pytestmark = pytest.mark.compat
+pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("ray_cluster")]  # whole programs through the device actors
 tf1 = tensorflow.compat.v1
 
 

@@ -15,7 +15,7 @@ import raygraph as tf
 
 
 def run(fetches, feed_dict=None):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feed_dict)
 
 

@@ -58,7 +58,7 @@ FLOAT_CASES = [
 
 
 def _run(fetches, feeds):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feeds)
 
 

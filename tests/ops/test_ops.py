@@ -57,7 +57,7 @@ def test_forward_matches_numpy(case: Case, shapes, dynamic: bool):
     placeholders = _placeholders(arrays, dynamic)
     outputs = _as_list(case.build(*placeholders))
     expected = _as_list(case.reference(*arrays))
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         got = sess.run(outputs, dict(zip(placeholders, arrays)))
     assert len(got) == len(expected)
     for t, g, e in zip(outputs, got, expected):
@@ -97,7 +97,7 @@ def test_gradient_matches_finite_differences(case: Case, dynamic: bool):
     ])
     grads = tf.gradients(loss, [placeholders[i] for i in which])
     assert all(g is not None for g in grads), f"{case.op}: no gradient for some input"
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         analytic = sess.run(grads, dict(zip(placeholders, arrays)))
 
     def f(values):

@@ -18,7 +18,7 @@ N = 200_000
 
 
 def run(fetches, feed_dict=None):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feed_dict)
 
 
@@ -145,7 +145,7 @@ def _two_sessions(fetches, runs=1):
     """The values of `fetches` over `runs` runs, in each of two fresh sessions."""
     out = []
     for _ in range(2):
-        with tf.Session() as sess:
+        with tf.Session("local") as sess:
             out.append([sess.run(fetches) for _ in range(runs)])
     return out
 
@@ -243,9 +243,9 @@ def test_dropout_is_deterministic_given_seeds_and_differentiable():
     y = tf.nn.dropout(x, keep_prob=0.5, seed=3)
     g = tf.gradients(tf.reduce_sum(y), x)[0]
     feed = {x: np.ones((4, 50), np.float32)}
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         a, ga = sess.run([y, g], feed)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         b = sess.run(y, feed)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ga, a)  # d(sum y)/dx is the mask / keep_prob, as y is for x = 1

@@ -12,7 +12,7 @@ from raygraph.initializers import _compute_fans
 
 
 def _run(*tensors):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(list(tensors))
 
 
@@ -48,7 +48,7 @@ def test_initializers_take_the_variable_dtype():
     with tf.variable_scope("v", initializer=tf.constant_initializer(7)):
         i = tf.get_variable("i", [2], dtype=tf.int64)
         d = tf.get_variable("d", [2], dtype=tf.float64)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         iv, dv = sess.run([i, d])
     assert iv.dtype == np.int64 and dv.dtype == np.float64
@@ -114,7 +114,7 @@ def _draw(init, shape=(4, 5)):
     graph = tf.Graph()
     with graph.as_default():
         value = init(list(shape))
-        with tf.Session(graph=graph) as sess:
+        with tf.Session("local", graph=graph) as sess:
             return sess.run(value)
 
 
@@ -133,7 +133,7 @@ def test_graph_seed_makes_unseeded_initializers_reproducible():
         with graph.as_default():
             tf.set_random_seed(3)
             w = tf.get_variable("w", [3, 4])
-            with tf.Session(graph=graph) as sess:
+            with tf.Session("local", graph=graph) as sess:
                 sess.run(tf.global_variables_initializer())
                 return sess.run(w)
 

@@ -12,7 +12,7 @@ rng = np.random.default_rng(0)
 
 def _run(fetches, feed=None):
     """Initializes the variables and runs `fetches` once in a new session."""
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         return sess.run(fetches, feed)
 
@@ -241,7 +241,7 @@ def test_dropout_by_tensor_flag_and_noise_shape():
     x = tf.constant(np.ones((100, 40), np.float32))
     training = tf.placeholder(tf.bool, [])
     y = tf.layers.dropout(x, 0.5, noise_shape=[100, 1], training=training)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         off = sess.run(y, {training: False})
         on = sess.run(y, {training: True})
     np.testing.assert_array_equal(off, np.ones((100, 40)))
@@ -255,9 +255,9 @@ def test_dropout_class_seeded():
     x = tf.constant(np.ones((10, 10), np.float32))
     layer = tf.layers.Dropout(0.5, seed=3)
     y = layer(x, training=True)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         first = sess.run(y)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         again = sess.run(y)
     np.testing.assert_array_equal(first, again)
 
@@ -301,7 +301,7 @@ def test_batch_normalization_training_and_update_ops():
     assert all(op.name.startswith("batch_normalization/AssignMovingAvg") for op in updates)
     _, _, mean_var, variance_var = tf.global_variables()
     xv = rng.normal(2.0, 3.0, size=(8, 3)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         yv = sess.run(y, {x: xv})
         np.testing.assert_allclose(sess.run([mean_var, variance_var]), [np.zeros(3), np.ones(3)])
@@ -319,7 +319,7 @@ def test_batch_normalization_4d_updates_with_the_unbiased_variance():
     tf.layers.batch_normalization(dynamic, training=True, momentum=0.5)
     variances = [v for v in tf.global_variables() if "moving_variance" in v.name]
     xv = rng.normal(size=(2, 3, 3, 2)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(tf.get_collection(tf.GraphKeys.UPDATE_OPS), {x: xv, dynamic: xv})
         static_v, dynamic_v = sess.run(variances)
@@ -336,7 +336,7 @@ def test_batch_normalization_with_a_training_tensor():
     assert len(updates) == 2
     _, _, mean_var, variance_var = tf.global_variables()
     xv = rng.normal(1.0, 2.0, size=(6, 2)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         inference, _ = sess.run([y, updates], {x: xv, training: False})
         unchanged = sess.run([mean_var, variance_var])
@@ -378,7 +378,7 @@ def test_a_small_model_trains_with_its_update_ops():
     assert all(g is not None for g in grads)
     xv = rng.normal(size=(16, 4)).astype(np.float32)
     yv = rng.integers(0, 3, 16).astype(np.int32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             step = tf.group(*[v.assign_sub(0.1 * g) for v, g in zip(tf.trainable_variables(), grads)])

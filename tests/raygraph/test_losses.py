@@ -105,7 +105,7 @@ def _cases(table, weights):
 
 @pytest.fixture(scope="module")
 def session():
-    sess = tf.Session(graph=tf.Graph())  # not `with`: that would keep its graph the default
+    sess = tf.Session("local", graph=tf.Graph())  # not `with`: that would keep its graph the default
     yield sess
     sess.close()
 
@@ -185,7 +185,7 @@ def test_total_and_regularization_losses():
     total = tf.losses.get_total_loss()
     data_only = tf.losses.get_total_loss(add_regularization_losses=False)
     assert total.name == "total_loss:0" and regularization.name == "total_regularization_loss:0"
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         values = sess.run([empty, regularization, data, total, data_only])
     np.testing.assert_allclose(values, [0.0, 18.0, 1.5, 19.5, 1.5], rtol=1e-6)
@@ -215,7 +215,7 @@ def test_gradients_flow_to_logits_not_labels():
     loss = tf.losses.softmax_cross_entropy(labels, logits)
     d_logits, d_labels = tf.gradients(loss, [logits, labels])
     assert d_labels is None
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         got = sess.run(d_logits)
     softmax = np.exp(log_softmax(LOGITS))
     np.testing.assert_allclose(got, (softmax - ONEHOT) / N, rtol=1e-5, atol=1e-7)

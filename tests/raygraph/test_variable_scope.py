@@ -202,7 +202,7 @@ def test_default_initializers_by_dtype():
     w = tf.get_variable("w", [30, 50])
     i = tf.get_variable("i", [4], dtype=tf.int32)
     b = tf.get_variable("b", [4], dtype=tf.bool)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         wv, iv, bv = sess.run([w, i, b])
     limit = np.sqrt(6.0 / (30 + 50))  # glorot_uniform
@@ -218,7 +218,7 @@ def test_scope_initializer_and_dtype_are_defaults():
         with tf.variable_scope("inner"):
             nested = tf.get_variable("n", [2])
     assert scope.dtype == tf.float64 and v.dtype == tf.float64 and nested.dtype == tf.float64
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         vv, zv, nv = sess.run([v, z, nested])
     np.testing.assert_array_equal(vv, [1.0, 1.0])
@@ -268,7 +268,7 @@ def test_regularizers_add_to_regularization_losses():
     losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
     assert len(losses) == 1
     assert losses[0].name.startswith("r/w/Regularizer/")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         assert sess.run(losses[0]) == pytest.approx(18.0)
     with tf.variable_scope("r", reuse=True):
