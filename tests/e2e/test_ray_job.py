@@ -47,15 +47,28 @@ def head_node(tmp_path):
     temp_dir = f"/tmp/rg-job-{os.getpid()}"
     dashboard_port = 8365
     cmd = [
-        ray, "start", "--head", "--block", "--port=6480", f"--dashboard-port={dashboard_port}",
-        "--dashboard-host=127.0.0.1", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-        "--object-store-memory=200000000", f"--temp-dir={temp_dir}", "--include-dashboard=true",
-        "--ray-client-server-port=10101", "--min-worker-port=11000", "--max-worker-port=11999",
-        "--dashboard-agent-listen-port=52466", "--metrics-export-port=8181",
+        ray,
+        "start",
+        "--head",
+        "--block",
+        "--port=6480",
+        f"--dashboard-port={dashboard_port}",
+        "--dashboard-host=127.0.0.1",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=2",
+        "--object-store-memory=200000000",
+        f"--temp-dir={temp_dir}",
+        "--include-dashboard=true",
+        "--ray-client-server-port=10101",
+        "--min-worker-port=11000",
+        "--max-worker-port=11999",
+        "--dashboard-agent-listen-port=52466",
+        "--metrics-export-port=8181",
     ]
     log = open(tmp_path / "ray-start.log", "w")
-    proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     address = f"http://127.0.0.1:{dashboard_port}"
     try:
         _wait_for_dashboard(ray, address, tmp_path, proc)
@@ -92,20 +105,51 @@ def _wait_for_dashboard(ray, address, tmp_path, proc, timeout=90):
 def test_train_digits_as_a_ray_job(head_node, tmp_path):
     ray = _ray_bin()
     result = subprocess.run(
-        [ray, "job", "submit", "--address", head_node, "--working-dir", ".", "--",
-         "python", "examples/train_digits.py", "--epochs", "30", "--checkpoint-dir", str(tmp_path / "ckpt")],
-        cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=600,
+        [
+            ray,
+            "job",
+            "submit",
+            "--address",
+            head_node,
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "examples/train_digits.py",
+            "--epochs",
+            "30",
+            "--checkpoint-dir",
+            str(tmp_path / "ckpt"),
+        ],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     job_id = re.search(r"Job '(raysubmit_\w+)'", output).group(1)
     status = subprocess.run(  # the job's status, as the Jobs API reports it
-        [sys.executable, "-c", "import sys; from ray.job_submission import JobSubmissionClient as C; "
-         "print(C(sys.argv[1]).get_job_status(sys.argv[2]).value)", head_node, job_id],
-        env=_env(tmp_path), capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from ray.job_submission import JobSubmissionClient as C; "
+            "print(C(sys.argv[1]).get_job_status(sys.argv[2]).value)",
+            head_node,
+            job_id,
+        ],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert status.stdout.strip() == "SUCCEEDED", status.stdout + status.stderr
-    logs = subprocess.run([ray, "job", "logs", "--address", head_node, job_id],
-                          env=_env(tmp_path), capture_output=True, text=True).stdout
+    logs = subprocess.run(
+        [ray, "job", "logs", "--address", head_node, job_id],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+    ).stdout
     match = re.search(r"test accuracy: ([0-9.]+)", logs)
     assert match, logs[-4000:]
     assert float(match.group(1)) >= 0.97

@@ -79,12 +79,22 @@ def test_random_uniform_normal_truncated_statistics():
         (lambda: tf.initializers.he_uniform(seed=1), math.sqrt(2.0 / 300)),
         (lambda: tf.initializers.lecun_normal(seed=1), math.sqrt(1.0 / 300)),
         (lambda: tf.initializers.lecun_uniform(seed=1), math.sqrt(1.0 / 300)),
-        (lambda: tf.variance_scaling_initializer(3.0, "fan_out", "untruncated_normal", seed=1),
-         math.sqrt(3.0 / 500)),
+        (
+            lambda: tf.variance_scaling_initializer(3.0, "fan_out", "untruncated_normal", seed=1),
+            math.sqrt(3.0 / 500),
+        ),
         (lambda: tf.variance_scaling_initializer(seed=1), math.sqrt(1.0 / 300)),
     ],
-    ids=["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-         "fan_out_untruncated", "default"],
+    ids=[
+        "glorot_uniform",
+        "glorot_normal",
+        "he_normal",
+        "he_uniform",
+        "lecun_normal",
+        "lecun_uniform",
+        "fan_out_untruncated",
+        "default",
+    ],
 )
 def test_variance_scaling_family_has_the_expected_std(make, expected_std):
     init = make()
@@ -118,8 +128,10 @@ def _draw(init, shape=(4, 5)):
             return sess.run(value)
 
 
-@pytest.mark.parametrize("name", ["random_uniform", "random_normal", "truncated_normal", "glorot_uniform",
-                                  "glorot_normal", "he_normal"])
+@pytest.mark.parametrize(
+    "name",
+    ["random_uniform", "random_normal", "truncated_normal", "glorot_uniform", "glorot_normal", "he_normal"],
+)
 def test_seeded_initializers_are_deterministic(name):
     make = getattr(tf.initializers, name)
     first, again, other = _draw(make(seed=7)), _draw(make(seed=7)), _draw(make(seed=8))
@@ -155,9 +167,13 @@ def test_bad_arguments():
 
 
 def test_configs_round_trip():
-    for init in (tf.glorot_uniform_initializer(seed=3), tf.constant_initializer(2.0),
-                 tf.variance_scaling_initializer(2.0, "fan_avg", "uniform", seed=1),
-                 tf.random_uniform_initializer(-1.0, 1.0, seed=2), tf.zeros_initializer()):
+    for init in (
+        tf.glorot_uniform_initializer(seed=3),
+        tf.constant_initializer(2.0),
+        tf.variance_scaling_initializer(2.0, "fan_avg", "uniform", seed=1),
+        tf.random_uniform_initializer(-1.0, 1.0, seed=2),
+        tf.zeros_initializer(),
+    ):
         copy = type(init).from_config(init.get_config())
         assert copy.get_config() == init.get_config()
     assert tf.glorot_uniform_initializer().get_config() == {"seed": None, "dtype": "float32"}

@@ -144,7 +144,10 @@ def test_shape_and_dtype_mismatch_on_reuse():
     with tf.variable_scope("foo", reuse=True):
         with pytest.raises(ValueError) as e:
             tf.get_variable("w", [2, 4])
-        assert str(e.value) == "Trying to share variable foo/w, but specified shape (2, 4) and found shape (2, 3)."
+        assert (
+            str(e.value)
+            == "Trying to share variable foo/w, but specified shape (2, 4) and found shape (2, 3)."
+        )
         with pytest.raises(ValueError) as e:
             tf.get_variable("w", [2, 3], dtype=tf.int32)
         assert str(e.value) == (
@@ -238,7 +241,9 @@ def test_initializer_may_be_a_value():
 
 
 def test_a_new_variable_needs_a_shape():
-    with pytest.raises(ValueError, match=re.escape("Variable nos did not get an initializer, so its `shape`")):
+    with pytest.raises(
+        ValueError, match=re.escape("Variable nos did not get an initializer, so its `shape`")
+    ):
         tf.get_variable("nos")
 
 
