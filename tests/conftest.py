@@ -1,10 +1,21 @@
-"""Test session setup: one local Ray for the whole run, started here.
+"""Test session setup: a fresh graph per test, and Ray only for the tests that ask for it.
 
-Ray gets 4 logical CPUs (room for multi-device tests on a 2-core machine), two
-fake GPUs (GPU device actors run their kernels with numpy when no CUDA device
-exists, so placement, partitioning and transfers are tested everywhere) and a
-small object store. Run the suite inside ../shared/bin/loopback so that Ray binds
-127.0.0.1 only.
+Most tests run their sessions in this process (`tf.Session("local")`: the same plans,
+kernels and errors as on Ray actors, without Ray). Tests of the Ray path request the
+session-scoped `ray_cluster` fixture, usually for a whole module:
+
+    pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+The first such test starts one local Ray; it serves every later one and stops when
+the test session ends. Ray gets 4 logical CPUs (room for multi-device tests on a
+2-core machine), two fake GPUs (GPU device actors run their kernels with numpy when
+no CUDA device exists, so placement, partitioning and transfers are tested
+everywhere) and a small object store. Run Ray tests inside ../shared/bin/loopback so
+that Ray binds 127.0.0.1 only.
+
+A test without the fixture that opens a Ray session (`tf.Session()`) or calls
+`ray.init` fails at once, naming the fixture, instead of starting a default Ray of its
+own (slow, and sized differently) or passing only because an earlier test started one.
 """
 
 from __future__ import annotations
@@ -17,13 +28,21 @@ import pytest  # noqa: E402
 import ray  # noqa: E402
 
 import raygraph as tf  # noqa: E402
+from scheduler.shell import runtime  # noqa: E402
+
+_ray_init = ray.init  # the guard below replaces ray.init in tests that did not ask for Ray
+
+# Modules that use Ray but do not request `ray_cluster` yet; they are being rewritten
+# elsewhere. Each should get `pytestmark = pytest.mark.usefixtures("ray_cluster")`
+# and leave this set.
+UNDECLARED_RAY_MODULES = {"tests.scheduler.test_channel", "tests.scheduler.test_transport"}
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def ray_cluster():
-    """A local Ray instance shared by every test."""
+    """The one local Ray of the test session, started by the first test that needs it."""
     if not ray.is_initialized():
-        ray.init(
+        _ray_init(
             address="local",  # always a fresh instance, never a cluster left by `ray start`
             num_cpus=4,
             num_gpus=2,
@@ -34,6 +53,26 @@ def ray_cluster():
         )
     yield
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def ray_only_through_the_fixture(request, monkeypatch):
+    """Makes Ray unreachable from a test that did not request `ray_cluster`."""
+    if request.module.__name__ in UNDECLARED_RAY_MODULES:
+        request.getfixturevalue("ray_cluster")
+    if "ray_cluster" in request.fixturenames:
+        return
+
+    def refuse(*args, **kwargs):
+        pytest.fail(
+            f"{request.node.nodeid} uses Ray without the ray_cluster fixture. A test of the Ray "
+            "path requests it (pytestmark = pytest.mark.usefixtures('ray_cluster')); any other "
+            'test runs its sessions in this process: tf.Session("local").',
+            pytrace=False,
+        )
+
+    monkeypatch.setattr(runtime, "connect", refuse)  # every Ray session starts here
+    monkeypatch.setattr(ray, "init", refuse)  # direct calls, and Ray's auto-init on first use
 
 
 @pytest.fixture(autouse=True)

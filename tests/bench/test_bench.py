@@ -1,4 +1,8 @@
-"""The benchmark code runs (no timing is asserted: bench/ measures, tests check correctness)."""
+"""The benchmark code runs (no timing is asserted: bench/ measures, tests check correctness).
+
+The workloads run raygraph on Ray actors, as the benchmarks do: that test requests
+`ray_cluster`, and is `slow` (it builds and steps every benchmark).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import pytest
 from bench import runner, workloads
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_cluster")
 @pytest.mark.parametrize("name", sorted(workloads.WORKLOADS))
 def test_every_workload_steps_in_raygraph_and_numpy(name):
     workload = workloads.WORKLOADS[name]
@@ -28,7 +34,7 @@ def test_the_numpy_mlp_step_is_the_graphs_step():
     workloads.numpy_mlp_step(params, xs[0], ys[0], workloads.MLP_LR)
     x, y, train = workloads._mlp_graph(tf, weights)
     variables = tf.trainable_variables()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(train, {x: xs[0], y: ys[0]})
         after = sess.run(variables)

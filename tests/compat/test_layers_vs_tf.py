@@ -24,7 +24,8 @@ tf1 = pytest.importorskip("tensorflow")
 
 import raygraph  # noqa: E402
 
-pytestmark = pytest.mark.compat
+# Whole TF1 programs through the device actors: the end-to-end check that Ray gives TF's numbers.
+pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("ray_cluster")]
 
 v1 = tf1.compat.v1
 RTOL, ATOL = 2e-5, 2e-6
@@ -74,8 +75,16 @@ class CoreLayers:
         with self._scope(name, "flatten"):
             return self.tf.reshape(x, [-1, int(np.prod(x.shape.as_list()[1:]))])
 
-    def batch_normalization(self, x, training=False, momentum=0.99, gamma_initializer=None,
-                            beta_initializer=None, name=None, reuse=None):
+    def batch_normalization(
+        self,
+        x,
+        training=False,
+        momentum=0.99,
+        gamma_initializer=None,
+        beta_initializer=None,
+        name=None,
+        reuse=None,
+    ):
         tf = self.tf
         with self._scope(name, "batch_normalization", reuse):
             c = x.shape[-1]
@@ -161,9 +170,14 @@ def batch_norm(tf, layers, initial, x_value):
     """Training output, the moving averages after one update, then the inference output."""
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None] + list(x_value.shape[1:]))
-        train = layers.batch_normalization(x, training=True, momentum=0.7, name="bn",
-                                           gamma_initializer=tf.constant_initializer(1.5),
-                                           beta_initializer=tf.constant_initializer(-0.5))
+        train = layers.batch_normalization(
+            x,
+            training=True,
+            momentum=0.7,
+            name="bn",
+            gamma_initializer=tf.constant_initializer(1.5),
+            beta_initializer=tf.constant_initializer(-0.5),
+        )
         infer = layers.batch_normalization(x, training=False, momentum=0.7, name="bn", reuse=True)
         updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
         moving = [v for v in tf.global_variables() if "moving" in v.name]
@@ -172,9 +186,13 @@ def batch_norm(tf, layers, initial, x_value):
             before = sess.run(infer, {x: x_value})
             trained, _ = sess.run([train, updates], {x: x_value})
             after = sess.run(moving + [infer], {x: x_value})
-        return {"initial": initial, "outputs": [before, trained] + after, "updates": len(updates),
-                "names": [v.name for v in tf.global_variables()],
-                "trainable": [v.name for v in tf.trainable_variables()]}
+        return {
+            "initial": initial,
+            "outputs": [before, trained] + after,
+            "updates": len(updates),
+            "names": [v.name for v in tf.global_variables()],
+            "trainable": [v.name for v in tf.trainable_variables()],
+        }
 
 
 def layer_names(tf, layers, initial):
@@ -193,9 +211,12 @@ def layer_names(tf, layers, initial):
         with tf.variable_scope("outer"), tf.variable_scope("inner"):
             layers.conv2d(tf.placeholder(tf.float32, [None, 4, 4, 1]), 2, 3)
         layers.dense(x, 1)
-        return {"initial": None, "outputs": [],
-                "names": [v.name for v in tf.global_variables()],
-                "trainable": [v.name for v in tf.trainable_variables()]}
+        return {
+            "initial": None,
+            "outputs": [],
+            "names": [v.name for v in tf.global_variables()],
+            "trainable": [v.name for v in tf.trainable_variables()],
+        }
 
 
 def test_layer_variable_names_match_tensorflow(tf_layers):
@@ -215,8 +236,11 @@ def test_layer_models_match_tensorflow(program, tf_layers):
 @pytest.mark.parametrize("x_value", [X2, X4], ids=["rank2", "rank4-fused"])
 def test_batch_normalization_matches_tensorflow(x_value, tf_layers):
     ours, theirs = run_both(batch_norm, tf_layers, x_value)
-    assert ours["names"] == theirs["names"] == [
-        "bn/gamma:0", "bn/beta:0", "bn/moving_mean:0", "bn/moving_variance:0"]
+    assert (
+        ours["names"]
+        == theirs["names"]
+        == ["bn/gamma:0", "bn/beta:0", "bn/moving_mean:0", "bn/moving_variance:0"]
+    )
     assert ours["trainable"] == theirs["trainable"] == ["bn/gamma:0", "bn/beta:0"]
     assert ours["updates"] == theirs["updates"] == 2
     assert_close(ours["outputs"], theirs["outputs"], "inference, training, moving mean, variance, inference")
@@ -261,9 +285,13 @@ def test_variable_scope_names_match_tensorflow():
 def test_constant_initializers_match_tensorflow():
     def program(tf):
         with tf.Graph().as_default():
-            values = [tf.zeros_initializer()([2, 3]), tf.ones_initializer()([4], dtype=tf.int32),
-                      tf.constant_initializer(2.5)([2, 2]), tf.constant_initializer([1, 2])([2, 3]),
-                      tf.constant_initializer([[1, 2], [3, 4]])([4])]
+            values = [
+                tf.zeros_initializer()([2, 3]),
+                tf.ones_initializer()([4], dtype=tf.int32),
+                tf.constant_initializer(2.5)([2, 2]),
+                tf.constant_initializer([1, 2])([2, 3]),
+                tf.constant_initializer([[1, 2], [3, 4]])([4]),
+            ]
             with tf.Session() as sess:
                 return sess.run(values)
 
@@ -281,8 +309,12 @@ BINARY = (rng.uniform(0, 1, (N, C)) > 0.5).astype(np.float32)
 LOGITS = rng.normal(0, 2, (N, C)).astype(np.float32)
 CLASSES = rng.integers(0, C, N).astype(np.int32)
 ONEHOT = np.eye(C, dtype=np.float32)[CLASSES]
-ELEMENT_WEIGHTS = [1.0, 0.0, rng.uniform(0, 2, (N, 1)).astype(np.float32),
-                   (rng.uniform(0, 1, (N, C)) > 0.4).astype(np.float32) * 1.5]
+ELEMENT_WEIGHTS = [
+    1.0,
+    0.0,
+    rng.uniform(0, 2, (N, 1)).astype(np.float32),
+    (rng.uniform(0, 1, (N, C)) > 0.4).astype(np.float32) * 1.5,
+]
 EXAMPLE_WEIGHTS = [2.0, np.array([1.0, 0.0, 2.0, 0.5, 0.0], np.float32)]
 
 
@@ -290,19 +322,36 @@ def loss_builders(tf):
     """name -> (build(weights, reduction), weights to try)."""
     L = tf.losses
     return {
-        "mean_squared_error": (lambda w, r: L.mean_squared_error(LABELS, PREDICTIONS, w, reduction=r), ELEMENT_WEIGHTS),
-        "absolute_difference": (lambda w, r: L.absolute_difference(LABELS, PREDICTIONS, w, reduction=r), ELEMENT_WEIGHTS),
-        "huber_loss": (lambda w, r: L.huber_loss(LABELS, 3 * PREDICTIONS, w, delta=0.7, reduction=r), ELEMENT_WEIGHTS),
+        "mean_squared_error": (
+            lambda w, r: L.mean_squared_error(LABELS, PREDICTIONS, w, reduction=r),
+            ELEMENT_WEIGHTS,
+        ),
+        "absolute_difference": (
+            lambda w, r: L.absolute_difference(LABELS, PREDICTIONS, w, reduction=r),
+            ELEMENT_WEIGHTS,
+        ),
+        "huber_loss": (
+            lambda w, r: L.huber_loss(LABELS, 3 * PREDICTIONS, w, delta=0.7, reduction=r),
+            ELEMENT_WEIGHTS,
+        ),
         "log_loss": (lambda w, r: L.log_loss(BINARY, PREDICTIONS, w, reduction=r), ELEMENT_WEIGHTS),
-        "cosine_distance": (lambda w, r: L.cosine_distance(LABELS, PREDICTIONS, axis=1, weights=w, reduction=r),
-                            [1.0, ELEMENT_WEIGHTS[2]]),
+        "cosine_distance": (
+            lambda w, r: L.cosine_distance(LABELS, PREDICTIONS, axis=1, weights=w, reduction=r),
+            [1.0, ELEMENT_WEIGHTS[2]],
+        ),
         "hinge_loss": (lambda w, r: L.hinge_loss(BINARY, LOGITS, w, reduction=r), ELEMENT_WEIGHTS),
-        "sigmoid_cross_entropy": (lambda w, r: L.sigmoid_cross_entropy(BINARY, LOGITS, w, label_smoothing=0.1,
-                                                                       reduction=r), ELEMENT_WEIGHTS),
-        "softmax_cross_entropy": (lambda w, r: L.softmax_cross_entropy(ONEHOT, LOGITS, w, label_smoothing=0.2,
-                                                                       reduction=r), EXAMPLE_WEIGHTS),
-        "sparse_softmax_cross_entropy": (lambda w, r: L.sparse_softmax_cross_entropy(CLASSES, LOGITS, w, reduction=r),
-                                         EXAMPLE_WEIGHTS),
+        "sigmoid_cross_entropy": (
+            lambda w, r: L.sigmoid_cross_entropy(BINARY, LOGITS, w, label_smoothing=0.1, reduction=r),
+            ELEMENT_WEIGHTS,
+        ),
+        "softmax_cross_entropy": (
+            lambda w, r: L.softmax_cross_entropy(ONEHOT, LOGITS, w, label_smoothing=0.2, reduction=r),
+            EXAMPLE_WEIGHTS,
+        ),
+        "sparse_softmax_cross_entropy": (
+            lambda w, r: L.sparse_softmax_cross_entropy(CLASSES, LOGITS, w, reduction=r),
+            EXAMPLE_WEIGHTS,
+        ),
     }
 
 
@@ -320,8 +369,12 @@ def all_losses(tf):
         del tf.get_collection_ref(tf.GraphKeys.LOSSES)[:]  # the unreduced ones cannot be summed
         build_mse = loss_builders(tf)["mean_squared_error"][0]
         build_mse(0.5, R.SUM), build_mse(2.0, R.MEAN)
-        tf.get_variable("w", [2], initializer=tf.constant_initializer([1.0, -2.0]),
-                        regularizer=lambda v: tf.reduce_sum(v * v))
+        tf.get_variable(
+            "w",
+            [2],
+            initializer=tf.constant_initializer([1.0, -2.0]),
+            regularizer=lambda v: tf.reduce_sum(v * v),
+        )
         tensors["regularization"] = tf.losses.get_regularization_loss()
         tensors["total"] = tf.losses.get_total_loss()
         tensors["data_only"] = tf.losses.get_total_loss(add_regularization_losses=False)

@@ -16,7 +16,8 @@ tensorflow = pytest.importorskip("tensorflow")
 import raygraph  # noqa: E402
 from tests.compat import programs  # noqa: E402
 
-pytestmark = pytest.mark.compat
+# Whole TF1 programs through the device actors: the end-to-end check that Ray gives TF's numbers.
+pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("ray_cluster")]
 tf1 = tensorflow.compat.v1
 
 

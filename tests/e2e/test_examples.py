@@ -1,4 +1,7 @@
-"""Every example runs, in-process, against the test session's Ray, and does its job."""
+"""Every example runs, in-process, against the test session's Ray, and does its job.
+
+An example opens `tf.Session()`, so its test requests the `ray_cluster` fixture.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ON_RAY = pytest.mark.usefixtures("ray_cluster")
 
 
 def load_example(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(
+        f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -25,21 +31,27 @@ def test_every_example_has_a_test():
     assert not missing, f"examples without a test: {missing}"
 
 
+@ON_RAY
 def test_linear_regression_recovers_the_line():
     w, b = load_example("linear_regression").main(steps=200)
     assert w == pytest.approx(3.0, abs=0.05) and b == pytest.approx(2.0, abs=0.05)
 
 
+@ON_RAY
+@pytest.mark.slow
 def test_mnist_style_mlp_learns_digits():
     accuracy = load_example("mnist_style_mlp").main(epochs=20)
     assert accuracy > 0.93
 
 
+@ON_RAY
 def test_custom_op_trains():
     first, last = load_example("custom_op").main()
     assert last < first / 5
 
 
+@ON_RAY
+@pytest.mark.slow
 def test_train_digits_reaches_97_percent(tmp_path, capsys):
     accuracy = load_example("train_digits").main(["--checkpoint-dir", str(tmp_path)])
     assert accuracy >= 0.97

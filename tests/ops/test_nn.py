@@ -15,7 +15,7 @@ import raygraph as tf
 
 
 def run(fetches, feed_dict=None):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feed_dict)
 
 
@@ -69,11 +69,14 @@ def test_sigmoid_cross_entropy_is_stable_and_differentiable():
 # -- argument rules and errors -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn", [
-    tf.nn.softmax_cross_entropy_with_logits,
-    tf.nn.sparse_softmax_cross_entropy_with_logits,
-    tf.nn.sigmoid_cross_entropy_with_logits,
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        tf.nn.softmax_cross_entropy_with_logits,
+        tf.nn.sparse_softmax_cross_entropy_with_logits,
+        tf.nn.sigmoid_cross_entropy_with_logits,
+    ],
+)
 def test_tf1_losses_take_labels_and_logits_by_name(fn):
     with pytest.raises(ValueError, match="named arguments"):
         fn(tf.zeros([2, 3]), tf.zeros([2, 3]))
@@ -93,8 +96,9 @@ def test_loss_shapes_are_checked_when_built():
     with pytest.raises(ValueError, match="same shape"):
         tf.nn.softmax_cross_entropy_with_logits_v2(labels=tf.zeros([2, 3]), logits=tf.zeros([2, 4]))
     with pytest.raises(ValueError, match="without its last dimension"):
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros([2, 3], tf.int32),
-                                                       logits=tf.zeros([2, 3]))
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.zeros([2, 3], tf.int32), logits=tf.zeros([2, 3])
+        )
     with pytest.raises(TypeError, match="labels"):
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros([2]), logits=tf.zeros([2, 3]))
 
@@ -182,13 +186,42 @@ def test_conv2d_second_derivative():
 # -- agreement with TensorFlow ---------------------------------------------------------------------
 
 API_NAMES = [
-    "relu", "relu6", "elu", "selu", "leaky_relu", "softplus", "softsign", "crelu", "softmax", "log_softmax",
-    "bias_add", "l2_loss", "l2_normalize", "moments", "batch_normalization", "in_top_k",
-    "softmax_cross_entropy_with_logits_v2", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
-    "max_pool", "avg_pool", "max_pool2d", "dropout", "conv2d_transpose", "xw_plus_b", "relu_layer",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "leaky_relu",
+    "softplus",
+    "softsign",
+    "crelu",
+    "softmax",
+    "log_softmax",
+    "bias_add",
+    "l2_loss",
+    "l2_normalize",
+    "moments",
+    "batch_normalization",
+    "in_top_k",
+    "softmax_cross_entropy_with_logits_v2",
+    "conv2d",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "max_pool",
+    "avg_pool",
+    "max_pool2d",
+    "dropout",
+    "conv2d_transpose",
+    "xw_plus_b",
+    "relu_layer",
 ]
-TOP_LEVEL = ["random_normal", "truncated_normal", "random_uniform", "random_shuffle", "multinomial",
-             "set_random_seed"]
+TOP_LEVEL = [
+    "random_normal",
+    "truncated_normal",
+    "random_uniform",
+    "random_shuffle",
+    "multinomial",
+    "set_random_seed",
+]
 
 
 def _tf1():

@@ -32,7 +32,7 @@ FLOAT_CASES = [
     ("truediv", lambda a, b: a / b, None),
     ("floordiv", lambda a, b: a // b, lambda a, b: np.floor(a / b)),
     ("mod", lambda a, b: a % b, None),
-    ("pow", lambda a, b: b ** a, None),
+    ("pow", lambda a, b: b**a, None),
     ("neg", lambda a, b: -a, None),
     ("abs", lambda a, b: abs(a), None),
     ("lt", lambda a, b: a < b, None),
@@ -46,8 +46,8 @@ FLOAT_CASES = [
     ("rtruediv", lambda a, b: 1.0 / b, None),
     ("rfloordiv", lambda a, b: 7.0 // b, lambda a, b: np.floor(7.0 / b)),
     ("rmod", lambda a, b: 7.0 % b, None),
-    ("rpow", lambda a, b: 2.0 ** a, None),
-    ("pow-literal", lambda a, b: a ** 2, None),
+    ("rpow", lambda a, b: 2.0**a, None),
+    ("pow-literal", lambda a, b: a**2, None),
     ("reversed-compare", lambda a, b: 0.5 < a, None),
     ("numpy-float64-rmul", lambda a, b: np.full((3, 4), 1.5) * a, lambda a, b: np.float32(1.5) * a),
     ("numpy-int-rsub", lambda a, b: np.arange(4) - a, lambda a, b: np.arange(4, dtype=np.float32) - a),
@@ -58,7 +58,7 @@ FLOAT_CASES = [
 
 
 def _run(fetches, feeds):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feeds)
 
 
@@ -89,7 +89,7 @@ INT_CASES = [
     ("mul", lambda i, j: i * j),
     ("floordiv", lambda i, j: i // j),
     ("mod", lambda i, j: i % j),
-    ("pow", lambda i, j: i ** 2),
+    ("pow", lambda i, j: i**2),
     ("neg", lambda i, j: -i),
     ("abs", lambda i, j: abs(i)),
     ("rfloordiv", lambda i, j: 7 // j),
@@ -167,10 +167,10 @@ def test_mismatched_operands_fail_at_construction():
 
 def test_operator_gradients():
     x = tf.placeholder(tf.float64, [3, 4])
-    y = (2.0 - x) * x / 4.0 + x ** 3.0 - abs(x) % 1.5
+    y = (2.0 - x) * x / 4.0 + x**3.0 - abs(x) % 1.5
     (dx,) = tf.gradients(tf.reduce_sum(y), [x])
     a = A.astype(np.float64)
-    expected = (2.0 - 2 * a) / 4.0 + 3 * a ** 2 - np.sign(a)
+    expected = (2.0 - 2 * a) / 4.0 + 3 * a**2 - np.sign(a)
     np.testing.assert_allclose(_run(dx, {x: a}), expected, rtol=1e-6)
 
 

@@ -57,7 +57,7 @@ def test_forward_matches_numpy(case: Case, shapes, dynamic: bool):
     placeholders = _placeholders(arrays, dynamic)
     outputs = _as_list(case.build(*placeholders))
     expected = _as_list(case.reference(*arrays))
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         got = sess.run(outputs, dict(zip(placeholders, arrays)))
     assert len(got) == len(expected)
     for t, g, e in zip(outputs, got, expected):
@@ -91,18 +91,22 @@ def test_gradient_matches_finite_differences(case: Case, dynamic: bool):
     outputs = _as_list(case.build(*placeholders))
     expected = _as_list(case.reference(*arrays))
     weights = [rng.uniform(-1, 1, np.shape(e)) for e in expected]
-    loss = tf.add_n([
-        tf.cast(tf.reduce_sum(y * tf.constant(w, dtype=y.dtype)), tf.float64)
-        for y, w in zip(outputs, weights)
-    ])
+    loss = tf.add_n(
+        [
+            tf.cast(tf.reduce_sum(y * tf.constant(w, dtype=y.dtype)), tf.float64)
+            for y, w in zip(outputs, weights)
+        ]
+    )
     grads = tf.gradients(loss, [placeholders[i] for i in which])
     assert all(g is not None for g in grads), f"{case.op}: no gradient for some input"
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         analytic = sess.run(grads, dict(zip(placeholders, arrays)))
 
     def f(values):
-        return sum(float(np.sum(np.asarray(y, np.float64) * w))
-                   for y, w in zip(_as_list(case.reference(*values)), weights))
+        return sum(
+            float(np.sum(np.asarray(y, np.float64) * w))
+            for y, w in zip(_as_list(case.reference(*values)), weights)
+        )
 
     eps = 1e-6
     for i, g in zip(which, analytic):

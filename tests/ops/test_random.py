@@ -18,7 +18,7 @@ N = 200_000
 
 
 def run(fetches, feed_dict=None):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feed_dict)
 
 
@@ -40,9 +40,15 @@ def test_shapes_and_dtypes():
     }
     values = run(ops)
     expected = {
-        "normal": ([3, 4], np.float32), "normal64": ([2], np.float64), "truncated": ([5], np.float16),
-        "uniform": ([2, 3, 4], np.float32), "int": ([7], np.int32), "int64": ([7], np.int64),
-        "scalar": ([], np.float32), "shuffle": ([3, 2], np.int32), "multinomial": ([3, 6], np.int64),
+        "normal": ([3, 4], np.float32),
+        "normal64": ([2], np.float64),
+        "truncated": ([5], np.float16),
+        "uniform": ([2, 3, 4], np.float32),
+        "int": ([7], np.int32),
+        "int64": ([7], np.int64),
+        "scalar": ([], np.float32),
+        "shuffle": ([3, 2], np.int32),
+        "multinomial": ([3, 6], np.int64),
         "categorical": ([2, 5], np.int32),
     }
     for key, (shape, dtype) in expected.items():
@@ -104,11 +110,13 @@ def test_truncated_normal_stays_within_two_stddev():
 
 
 def test_uniform_statistics_and_bounds():
-    f, g, i = run([
-        tf.random_uniform([N]),
-        tf.random_uniform([N], -3.0, 5.0),
-        tf.random_uniform([N], -2, 4, dtype=tf.int32),
-    ])
+    f, g, i = run(
+        [
+            tf.random_uniform([N]),
+            tf.random_uniform([N], -3.0, 5.0),
+            tf.random_uniform([N], -2, 4, dtype=tf.int32),
+        ]
+    )
     assert f.min() >= 0 and f.max() < 1 and abs(f.mean() - 0.5) < 0.01
     assert g.min() >= -3 and g.max() < 5 and abs(g.mean() - 1.0) < 0.05
     assert set(np.unique(i)) == {-2, -1, 0, 1, 2, 3}
@@ -145,7 +153,7 @@ def _two_sessions(fetches, runs=1):
     """The values of `fetches` over `runs` runs, in each of two fresh sessions."""
     out = []
     for _ in range(2):
-        with tf.Session() as sess:
+        with tf.Session("local") as sess:
             out.append([sess.run(fetches) for _ in range(runs)])
     return out
 
@@ -243,9 +251,9 @@ def test_dropout_is_deterministic_given_seeds_and_differentiable():
     y = tf.nn.dropout(x, keep_prob=0.5, seed=3)
     g = tf.gradients(tf.reduce_sum(y), x)[0]
     feed = {x: np.ones((4, 50), np.float32)}
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         a, ga = sess.run([y, g], feed)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         b = sess.run(y, feed)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ga, a)  # d(sum y)/dx is the mask / keep_prob, as y is for x = 1
@@ -265,6 +273,14 @@ def test_dropout_arguments():
 
 
 def test_random_namespace():
-    for name in ("normal", "uniform", "truncated_normal", "shuffle", "set_random_seed", "categorical",
-                 "multinomial", "get_seed"):
+    for name in (
+        "normal",
+        "uniform",
+        "truncated_normal",
+        "shuffle",
+        "set_random_seed",
+        "categorical",
+        "multinomial",
+        "get_seed",
+    ):
         assert callable(getattr(tf.random, name)), name

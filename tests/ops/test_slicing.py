@@ -65,7 +65,7 @@ INDEXES = [
 
 
 def _run(fetches, feeds=None):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(fetches, feeds)
 
 

@@ -12,7 +12,7 @@ from raygraph.initializers import _compute_fans
 
 
 def _run(*tensors):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         return sess.run(list(tensors))
 
 
@@ -48,7 +48,7 @@ def test_initializers_take_the_variable_dtype():
     with tf.variable_scope("v", initializer=tf.constant_initializer(7)):
         i = tf.get_variable("i", [2], dtype=tf.int64)
         d = tf.get_variable("d", [2], dtype=tf.float64)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         iv, dv = sess.run([i, d])
     assert iv.dtype == np.int64 and dv.dtype == np.float64
@@ -79,12 +79,22 @@ def test_random_uniform_normal_truncated_statistics():
         (lambda: tf.initializers.he_uniform(seed=1), math.sqrt(2.0 / 300)),
         (lambda: tf.initializers.lecun_normal(seed=1), math.sqrt(1.0 / 300)),
         (lambda: tf.initializers.lecun_uniform(seed=1), math.sqrt(1.0 / 300)),
-        (lambda: tf.variance_scaling_initializer(3.0, "fan_out", "untruncated_normal", seed=1),
-         math.sqrt(3.0 / 500)),
+        (
+            lambda: tf.variance_scaling_initializer(3.0, "fan_out", "untruncated_normal", seed=1),
+            math.sqrt(3.0 / 500),
+        ),
         (lambda: tf.variance_scaling_initializer(seed=1), math.sqrt(1.0 / 300)),
     ],
-    ids=["glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-         "fan_out_untruncated", "default"],
+    ids=[
+        "glorot_uniform",
+        "glorot_normal",
+        "he_normal",
+        "he_uniform",
+        "lecun_normal",
+        "lecun_uniform",
+        "fan_out_untruncated",
+        "default",
+    ],
 )
 def test_variance_scaling_family_has_the_expected_std(make, expected_std):
     init = make()
@@ -114,12 +124,14 @@ def _draw(init, shape=(4, 5)):
     graph = tf.Graph()
     with graph.as_default():
         value = init(list(shape))
-        with tf.Session(graph=graph) as sess:
+        with tf.Session("local", graph=graph) as sess:
             return sess.run(value)
 
 
-@pytest.mark.parametrize("name", ["random_uniform", "random_normal", "truncated_normal", "glorot_uniform",
-                                  "glorot_normal", "he_normal"])
+@pytest.mark.parametrize(
+    "name",
+    ["random_uniform", "random_normal", "truncated_normal", "glorot_uniform", "glorot_normal", "he_normal"],
+)
 def test_seeded_initializers_are_deterministic(name):
     make = getattr(tf.initializers, name)
     first, again, other = _draw(make(seed=7)), _draw(make(seed=7)), _draw(make(seed=8))
@@ -133,7 +145,7 @@ def test_graph_seed_makes_unseeded_initializers_reproducible():
         with graph.as_default():
             tf.set_random_seed(3)
             w = tf.get_variable("w", [3, 4])
-            with tf.Session(graph=graph) as sess:
+            with tf.Session("local", graph=graph) as sess:
                 sess.run(tf.global_variables_initializer())
                 return sess.run(w)
 
@@ -155,9 +167,13 @@ def test_bad_arguments():
 
 
 def test_configs_round_trip():
-    for init in (tf.glorot_uniform_initializer(seed=3), tf.constant_initializer(2.0),
-                 tf.variance_scaling_initializer(2.0, "fan_avg", "uniform", seed=1),
-                 tf.random_uniform_initializer(-1.0, 1.0, seed=2), tf.zeros_initializer()):
+    for init in (
+        tf.glorot_uniform_initializer(seed=3),
+        tf.constant_initializer(2.0),
+        tf.variance_scaling_initializer(2.0, "fan_avg", "uniform", seed=1),
+        tf.random_uniform_initializer(-1.0, 1.0, seed=2),
+        tf.zeros_initializer(),
+    ):
         copy = type(init).from_config(init.get_config())
         assert copy.get_config() == init.get_config()
     assert tf.glorot_uniform_initializer().get_config() == {"seed": None, "dtype": "float32"}

@@ -12,7 +12,7 @@ rng = np.random.default_rng(0)
 
 def _run(fetches, feed=None):
     """Initializes the variables and runs `fetches` once in a new session."""
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         return sess.run(fetches, feed)
 
@@ -38,7 +38,11 @@ def conv2d_nhwc(x, k, stride=(1, 1), padding="VALID", dilation=(1, 1)):
     for i in range(k.shape[0]):
         for j in range(k.shape[1]):
             di, dj = i * dilation[0], j * dilation[1]
-            patch = x[:, di : di + (oh - 1) * stride[0] + 1 : stride[0], dj : dj + (ow - 1) * stride[1] + 1 : stride[1]]
+            patch = x[
+                :,
+                di : di + (oh - 1) * stride[0] + 1 : stride[0],
+                dj : dj + (ow - 1) * stride[1] + 1 : stride[1],
+            ]
             out += patch @ k[i, j]
     return out
 
@@ -48,7 +52,9 @@ def pool_nhwc(x, size, stride, reduce):
     out = np.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
     for i in range(oh):
         for j in range(ow):
-            out[:, i, j] = reduce(x[:, i * stride : i * stride + size, j * stride : j * stride + size], axis=(1, 2))
+            out[:, i, j] = reduce(
+                x[:, i * stride : i * stride + size, j * stride : j * stride + size], axis=(1, 2)
+            )
     return out
 
 
@@ -85,13 +91,22 @@ def test_dense_over_the_last_axis_of_a_rank_3_input():
 
 def test_dense_initializers_regularizers_and_trainable():
     x = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
-    y = tf.layers.dense(x, 2, kernel_initializer=tf.ones_initializer(),
-                        kernel_regularizer=lambda w: tf.reduce_sum(w), bias_regularizer=lambda b: 2 * tf.reduce_sum(b),
-                        activity_regularizer=lambda a: tf.reduce_sum(tf.abs(a)), trainable=False)
+    y = tf.layers.dense(
+        x,
+        2,
+        kernel_initializer=tf.ones_initializer(),
+        kernel_regularizer=lambda w: tf.reduce_sum(w),
+        bias_regularizer=lambda b: 2 * tf.reduce_sum(b),
+        activity_regularizer=lambda a: tf.reduce_sum(tf.abs(a)),
+        trainable=False,
+    )
     assert tf.trainable_variables() == []
     losses = tf.losses.get_regularization_losses()
-    assert [t.name.split("/")[:2] for t in losses] == [["dense", "kernel"], ["dense", "bias"],
-                                                         ["dense", "ActivityRegularizer"]]
+    assert [t.name.split("/")[:2] for t in losses] == [
+        ["dense", "kernel"],
+        ["dense", "bias"],
+        ["dense", "ActivityRegularizer"],
+    ]
     xv, yv, lv = _run([x, y, losses])
     np.testing.assert_allclose(yv, xv.sum(1, keepdims=True) * np.ones((1, 2)), rtol=1e-5)
     np.testing.assert_allclose(lv, [6.0, 0.0, np.abs(yv).sum() / 4], rtol=1e-5)
@@ -142,7 +157,9 @@ def test_dense_input_errors_name_the_layer():
         tf.layers.dense(tf.placeholder(tf.float32, [None, None]), 3)
     layer = tf.layers.Dense(3)
     layer(tf.placeholder(tf.float32, [None, 4]))
-    with pytest.raises(ValueError, match='layer "dense_1" is incompatible .* expected axis -1 of input shape to have value 4'):
+    with pytest.raises(
+        ValueError, match='layer "dense_1" is incompatible .* expected axis -1 of input shape to have value 4'
+    ):
         layer(tf.placeholder(tf.float32, [None, 5]))
     with pytest.raises(ValueError, match="expected min_ndim=2, found ndim=1"):
         tf.layers.dense(tf.placeholder(tf.float32, [4]), 3)
@@ -156,11 +173,21 @@ def test_layers_take_the_input_dtype():
 # -- convolution, pooling, flatten -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("padding,strides,dilation", [("valid", 1, 1), ("same", 1, 1), ("same", 2, 1), ("valid", 1, 2)])
+@pytest.mark.parametrize(
+    "padding,strides,dilation", [("valid", 1, 1), ("same", 1, 1), ("same", 2, 1), ("valid", 1, 2)]
+)
 def test_conv2d_matches_numpy(padding, strides, dilation):
     x = tf.placeholder(tf.float32, [None, 7, 7, 2])
-    y = tf.layers.conv2d(x, 3, 3, strides=strides, padding=padding, dilation_rate=dilation,
-                         activation=tf.nn.relu, bias_initializer=tf.constant_initializer(0.1))
+    y = tf.layers.conv2d(
+        x,
+        3,
+        3,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation,
+        activation=tf.nn.relu,
+        bias_initializer=tf.constant_initializer(0.1),
+    )
     assert _names(tf.global_variables()) == ["conv2d/kernel:0", "conv2d/bias:0"]
     assert y.name == "conv2d/Relu:0"
     xv = rng.normal(size=(2, 7, 7, 2)).astype(np.float32)
@@ -196,8 +223,11 @@ def test_pooling_and_flatten():
     ap = tf.layers.average_pooling2d(x, 3, 1)
     same = tf.layers.max_pooling2d(x, 4, 4, padding="same")
     flat = tf.layers.flatten(mp)
-    assert [t.name for t in (mp, ap, flat)] == ["max_pooling2d/MaxPool:0", "average_pooling2d/AvgPool:0",
-                                                 "flatten/Reshape:0"]
+    assert [t.name for t in (mp, ap, flat)] == [
+        "max_pooling2d/MaxPool:0",
+        "average_pooling2d/AvgPool:0",
+        "flatten/Reshape:0",
+    ]
     assert same.shape.as_list() == [None, 2, 2, 3] and flat.shape.as_list() == [None, 27]
     xv = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
     mv, av, fv = _run([mp, ap, flat], {x: xv})
@@ -241,7 +271,7 @@ def test_dropout_by_tensor_flag_and_noise_shape():
     x = tf.constant(np.ones((100, 40), np.float32))
     training = tf.placeholder(tf.bool, [])
     y = tf.layers.dropout(x, 0.5, noise_shape=[100, 1], training=training)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         off = sess.run(y, {training: False})
         on = sess.run(y, {training: True})
     np.testing.assert_array_equal(off, np.ones((100, 40)))
@@ -255,9 +285,9 @@ def test_dropout_class_seeded():
     x = tf.constant(np.ones((10, 10), np.float32))
     layer = tf.layers.Dropout(0.5, seed=3)
     y = layer(x, training=True)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         first = sess.run(y)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         again = sess.run(y)
     np.testing.assert_array_equal(first, again)
 
@@ -274,20 +304,31 @@ def test_batch_normalization_variables():
     tf.layers.batch_normalization(x)
     tf.layers.batch_normalization(x, center=False, name="bn")
     assert _names(tf.global_variables()) == [
-        "batch_normalization/gamma:0", "batch_normalization/beta:0", "batch_normalization/moving_mean:0",
-        "batch_normalization/moving_variance:0", "bn/gamma:0", "bn/moving_mean:0", "bn/moving_variance:0",
+        "batch_normalization/gamma:0",
+        "batch_normalization/beta:0",
+        "batch_normalization/moving_mean:0",
+        "batch_normalization/moving_variance:0",
+        "bn/gamma:0",
+        "bn/moving_mean:0",
+        "bn/moving_variance:0",
     ]
-    assert _names(tf.trainable_variables()) == ["batch_normalization/gamma:0", "batch_normalization/beta:0",
-                                                "bn/gamma:0"]
+    assert _names(tf.trainable_variables()) == [
+        "batch_normalization/gamma:0",
+        "batch_normalization/beta:0",
+        "bn/gamma:0",
+    ]
     assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []  # training=False: nothing to update
 
 
 def test_batch_normalization_inference_uses_moving_statistics():
     x = tf.placeholder(tf.float32, [None, 3])
-    y = tf.layers.batch_normalization(x, moving_mean_initializer=tf.constant_initializer([1.0, 2.0, 3.0]),
-                                      moving_variance_initializer=tf.constant_initializer(4.0),
-                                      gamma_initializer=tf.constant_initializer(2.0),
-                                      beta_initializer=tf.constant_initializer(-1.0))
+    y = tf.layers.batch_normalization(
+        x,
+        moving_mean_initializer=tf.constant_initializer([1.0, 2.0, 3.0]),
+        moving_variance_initializer=tf.constant_initializer(4.0),
+        gamma_initializer=tf.constant_initializer(2.0),
+        beta_initializer=tf.constant_initializer(-1.0),
+    )
     xv = rng.normal(size=(5, 3)).astype(np.float32)
     (yv,) = _run([y], {x: xv})
     np.testing.assert_allclose(yv, _bn_reference(xv, [1.0, 2.0, 3.0], 4.0, 2.0, -1.0), rtol=1e-5, atol=1e-6)
@@ -301,7 +342,7 @@ def test_batch_normalization_training_and_update_ops():
     assert all(op.name.startswith("batch_normalization/AssignMovingAvg") for op in updates)
     _, _, mean_var, variance_var = tf.global_variables()
     xv = rng.normal(2.0, 3.0, size=(8, 3)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         yv = sess.run(y, {x: xv})
         np.testing.assert_allclose(sess.run([mean_var, variance_var]), [np.zeros(3), np.ones(3)])
@@ -319,7 +360,7 @@ def test_batch_normalization_4d_updates_with_the_unbiased_variance():
     tf.layers.batch_normalization(dynamic, training=True, momentum=0.5)
     variances = [v for v in tf.global_variables() if "moving_variance" in v.name]
     xv = rng.normal(size=(2, 3, 3, 2)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(tf.get_collection(tf.GraphKeys.UPDATE_OPS), {x: xv, dynamic: xv})
         static_v, dynamic_v = sess.run(variances)
@@ -336,7 +377,7 @@ def test_batch_normalization_with_a_training_tensor():
     assert len(updates) == 2
     _, _, mean_var, variance_var = tf.global_variables()
     xv = rng.normal(1.0, 2.0, size=(6, 2)).astype(np.float32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         inference, _ = sess.run([y, updates], {x: xv, training: False})
         unchanged = sess.run([mean_var, variance_var])
@@ -344,13 +385,17 @@ def test_batch_normalization_with_a_training_tensor():
         moved = sess.run([mean_var, variance_var])
     np.testing.assert_allclose(inference, _bn_reference(xv, 0.0, 1.0, 1.0, 0.0), rtol=1e-5)
     np.testing.assert_array_equal(unchanged, [np.zeros(2), np.ones(2)])
-    np.testing.assert_allclose(trained, _bn_reference(xv, xv.mean(0), xv.var(0), 1.0, 0.0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        trained, _bn_reference(xv, xv.mean(0), xv.var(0), 1.0, 0.0), rtol=1e-4, atol=1e-5
+    )
     np.testing.assert_allclose(moved, [xv.mean(0), xv.var(0)], rtol=1e-5)  # momentum 0: the batch values
 
 
 def test_batch_normalization_channels_first_axis():
     x = tf.placeholder(tf.float32, [None, 2, 3, 3])
-    y = tf.layers.batch_normalization(x, axis=1, training=True, beta_initializer=tf.constant_initializer([1.0, -1.0]))
+    y = tf.layers.batch_normalization(
+        x, axis=1, training=True, beta_initializer=tf.constant_initializer([1.0, -1.0])
+    )
     assert tf.global_variables()[0].shape.as_list() == [2]
     xv = rng.normal(size=(4, 2, 3, 3)).astype(np.float32)
     (yv,) = _run([y], {x: xv})
@@ -378,7 +423,7 @@ def test_a_small_model_trains_with_its_update_ops():
     assert all(g is not None for g in grads)
     xv = rng.normal(size=(16, 4)).astype(np.float32)
     yv = rng.integers(0, 3, 16).astype(np.int32)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             step = tf.group(*[v.assign_sub(0.1 * g) for v, g in zip(tf.trainable_variables(), grads)])

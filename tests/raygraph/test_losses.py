@@ -69,30 +69,46 @@ def huber(labels, predictions, delta=1.0):
 
 
 ELEMENTWISE = {
-    "mean_squared_error": (lambda w, r: tf.losses.mean_squared_error(LABELS, PREDICTIONS, w, reduction=r),
-                           (PREDICTIONS - LABELS) ** 2),
-    "absolute_difference": (lambda w, r: tf.losses.absolute_difference(LABELS, PREDICTIONS, w, reduction=r),
-                            np.abs(PREDICTIONS - LABELS)),
-    "huber_loss": (lambda w, r: tf.losses.huber_loss(LABELS, 3 * PREDICTIONS, w, reduction=r),
-                   huber(LABELS, 3 * PREDICTIONS)),
-    "log_loss": (lambda w, r: tf.losses.log_loss(BINARY, PREDICTIONS, w, reduction=r),
-                 -BINARY * np.log(PREDICTIONS + 1e-7) - (1 - BINARY) * np.log(1 - PREDICTIONS + 1e-7)),
-    "hinge_loss": (lambda w, r: tf.losses.hinge_loss(BINARY, LOGITS, w, reduction=r),
-                   np.maximum(0, 1 - (2 * BINARY - 1) * LOGITS)),
+    "mean_squared_error": (
+        lambda w, r: tf.losses.mean_squared_error(LABELS, PREDICTIONS, w, reduction=r),
+        (PREDICTIONS - LABELS) ** 2,
+    ),
+    "absolute_difference": (
+        lambda w, r: tf.losses.absolute_difference(LABELS, PREDICTIONS, w, reduction=r),
+        np.abs(PREDICTIONS - LABELS),
+    ),
+    "huber_loss": (
+        lambda w, r: tf.losses.huber_loss(LABELS, 3 * PREDICTIONS, w, reduction=r),
+        huber(LABELS, 3 * PREDICTIONS),
+    ),
+    "log_loss": (
+        lambda w, r: tf.losses.log_loss(BINARY, PREDICTIONS, w, reduction=r),
+        -BINARY * np.log(PREDICTIONS + 1e-7) - (1 - BINARY) * np.log(1 - PREDICTIONS + 1e-7),
+    ),
+    "hinge_loss": (
+        lambda w, r: tf.losses.hinge_loss(BINARY, LOGITS, w, reduction=r),
+        np.maximum(0, 1 - (2 * BINARY - 1) * LOGITS),
+    ),
     "sigmoid_cross_entropy": (
         lambda w, r: tf.losses.sigmoid_cross_entropy(BINARY, LOGITS, w, reduction=r),
-        sigmoid_xent(BINARY, LOGITS)),
+        sigmoid_xent(BINARY, LOGITS),
+    ),
 }
 REDUCED_AXIS = {  # losses of shape [N, 1]: weights scalar or [N, 1]
-    "cosine_distance": (lambda w, r: tf.losses.cosine_distance(LABELS, PREDICTIONS, axis=1, weights=w, reduction=r),
-                        1 - (LABELS * PREDICTIONS).sum(1, keepdims=True)),
+    "cosine_distance": (
+        lambda w, r: tf.losses.cosine_distance(LABELS, PREDICTIONS, axis=1, weights=w, reduction=r),
+        1 - (LABELS * PREDICTIONS).sum(1, keepdims=True),
+    ),
 }
 PER_EXAMPLE = {
-    "softmax_cross_entropy": (lambda w, r: tf.losses.softmax_cross_entropy(ONEHOT, LOGITS, w, reduction=r),
-                              -(ONEHOT * log_softmax(LOGITS)).sum(-1)),
+    "softmax_cross_entropy": (
+        lambda w, r: tf.losses.softmax_cross_entropy(ONEHOT, LOGITS, w, reduction=r),
+        -(ONEHOT * log_softmax(LOGITS)).sum(-1),
+    ),
     "sparse_softmax_cross_entropy": (
         lambda w, r: tf.losses.sparse_softmax_cross_entropy(CLASSES, LOGITS, w, reduction=r),
-        -log_softmax(LOGITS)[np.arange(N), CLASSES]),
+        -log_softmax(LOGITS)[np.arange(N), CLASSES],
+    ),
 }
 
 
@@ -105,7 +121,7 @@ def _cases(table, weights):
 
 @pytest.fixture(scope="module")
 def session():
-    sess = tf.Session(graph=tf.Graph())  # not `with`: that would keep its graph the default
+    sess = tf.Session("local", graph=tf.Graph())  # not `with`: that would keep its graph the default
     yield sess
     sess.close()
 
@@ -117,9 +133,12 @@ def _value(sess, build):
     return loss, sess.run(loss)
 
 
-@pytest.mark.parametrize("table,loss,weights,reduction",
-                         list(_cases(ELEMENTWISE, WEIGHTS)) + list(_cases(PER_EXAMPLE, EXAMPLE_WEIGHTS))
-                         + list(_cases(REDUCED_AXIS, {k: WEIGHTS[k] for k in ("scalar", "per_example")})))
+@pytest.mark.parametrize(
+    "table,loss,weights,reduction",
+    list(_cases(ELEMENTWISE, WEIGHTS))
+    + list(_cases(PER_EXAMPLE, EXAMPLE_WEIGHTS))
+    + list(_cases(REDUCED_AXIS, {k: WEIGHTS[k] for k in ("scalar", "per_example")})),
+)
 def test_loss_matches_numpy(session, table, loss, weights, reduction):
     build, per_element = table[loss]
     tensor, got = _value(session, lambda: build(weights, reduction))
@@ -131,8 +150,10 @@ def test_loss_matches_numpy(session, table, loss, weights, reduction):
 
 def test_label_smoothing(session):
     def build():
-        return (tf.losses.softmax_cross_entropy(ONEHOT, LOGITS, label_smoothing=0.2),
-                tf.losses.sigmoid_cross_entropy(BINARY, LOGITS, label_smoothing=0.2))
+        return (
+            tf.losses.softmax_cross_entropy(ONEHOT, LOGITS, label_smoothing=0.2),
+            tf.losses.sigmoid_cross_entropy(BINARY, LOGITS, label_smoothing=0.2),
+        )
 
     _, (softmax, sigmoid) = _value(session, build)
     smooth = ONEHOT * 0.8 + 0.2 / C
@@ -177,15 +198,16 @@ def test_names_and_collections():
 
 def test_total_and_regularization_losses():
     empty = tf.losses.get_regularization_loss()
-    tf.get_variable("w", [2], initializer=tf.constant_initializer(3.0),
-                    regularizer=lambda w: tf.reduce_sum(w * w))
+    tf.get_variable(
+        "w", [2], initializer=tf.constant_initializer(3.0), regularizer=lambda w: tf.reduce_sum(w * w)
+    )
     assert len(tf.losses.get_regularization_losses()) == 1
     regularization = tf.losses.get_regularization_loss()
     data = tf.losses.absolute_difference([1.0, 2.0], [2.0, 4.0])  # 1.5
     total = tf.losses.get_total_loss()
     data_only = tf.losses.get_total_loss(add_regularization_losses=False)
     assert total.name == "total_loss:0" and regularization.name == "total_regularization_loss:0"
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         values = sess.run([empty, regularization, data, total, data_only])
     np.testing.assert_allclose(values, [0.0, 18.0, 1.5, 19.5, 1.5], rtol=1e-6)
@@ -199,7 +221,9 @@ def test_get_total_loss_without_losses():
 def test_errors():
     with pytest.raises(ValueError, match="Invalid Reduction Key mean"):
         tf.losses.mean_squared_error(LABELS, PREDICTIONS, reduction="mean")
-    with pytest.raises(ValueError, match=r"weights can not be broadcast to values. values.rank=2. weights.rank=1"):
+    with pytest.raises(
+        ValueError, match=r"weights can not be broadcast to values. values.rank=2. weights.rank=1"
+    ):
         tf.losses.mean_squared_error(LABELS, PREDICTIONS, weights=np.ones(C, np.float32))
     with pytest.raises(ValueError, match="Mismatch at dim 0"):
         tf.losses.mean_squared_error(LABELS, PREDICTIONS, weights=np.ones((2, 1), np.float32))
@@ -215,7 +239,7 @@ def test_gradients_flow_to_logits_not_labels():
     loss = tf.losses.softmax_cross_entropy(labels, logits)
     d_logits, d_labels = tf.gradients(loss, [logits, labels])
     assert d_labels is None
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         got = sess.run(d_logits)
     softmax = np.exp(log_softmax(LOGITS))
     np.testing.assert_allclose(got, (softmax - ONEHOT) / N, rtol=1e-5, atol=1e-7)

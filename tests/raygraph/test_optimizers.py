@@ -142,7 +142,7 @@ def test_fused_update_matches_numpy_over_steps(spec: UpdateSpec):
     out = getattr(tf.raw_ops, spec.op)(**variables, **hyper, **{spec.grad: grad}, **spec.attrs)
     assert out.dtype == tf.float32 and out.shape.as_list() == [3, 2] and out.op.type == spec.op
     expected = {n: v.astype(np.float64) for n, v in initial.items()}
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         for step in range(1, 6):
             g = rng.normal(size=(3, 2)).astype(np.float32)
@@ -202,7 +202,7 @@ def test_updates_never_touch_arrays_shared_with_constants_or_other_variables():
     v = tf.Variable(np.zeros(2, np.float32), name="v")
     copy = v.assign(w)
     train = tf.train.GradientDescentOptimizer(0.5).minimize(tf.reduce_sum(w * w), var_list=[w])
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(copy)
         for _ in range(3):
@@ -226,7 +226,7 @@ def test_every_update_sees_the_gradients_of_the_values_before_the_step():
     train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
     update_ops = [op for op in tf.get_default_graph().get_operations() if op.type == "ApplyGradientDescent"]
     assert all(op.control_inputs for op in update_ops)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(train)
         got_a, got_b = sess.run([a, b])
@@ -256,7 +256,7 @@ def test_each_optimizer_minimizes_a_quadratic(make):
     diff = w + b - target
     loss = tf.reduce_sum(diff * diff)
     train = make().minimize(loss)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         first = sess.run(loss)
         for _ in range(150):
@@ -316,7 +316,7 @@ def test_slot_initial_values_follow_tensorflow():
     adam = tf.train.AdamOptimizer(0.1, beta1=0.8, beta2=0.7)
     for opt in (rms, ada, adam):
         opt.minimize(loss)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         values = sess.run(
             {
@@ -341,7 +341,7 @@ def test_adam_scales_its_beta_powers_after_each_step():
     beta1_power, beta2_power = opt._get_beta_accumulators()
     assert beta1_power.name == "beta1_power:0" and not beta1_power.trainable
     assert beta1_power.op.colocation_groups == ["w"]
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         for _ in range(3):
             sess.run(train)
@@ -368,7 +368,7 @@ def test_global_step_is_incremented_after_the_updates():
     finish = train.control_inputs[0]
     assert finish.name == "GradientDescent/update" and finish.type == "NoOp"
     assert finish.control_inputs[0].type == "ApplyGradientDescent"
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         for _ in range(3):
             sess.run(train)
@@ -390,7 +390,7 @@ def test_global_step_variable():
     assert tf.train.get_global_step(other) is None
     made = tf.train.create_global_step(other)
     assert made.graph is other and tf.train.get_global_step(other) is made
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(step.initializer)
         assert sess.run(step) == 0
 
@@ -418,7 +418,7 @@ def test_none_gradients_are_kept_and_skipped():
     assert [v for _, v in pairs] == [w, unused] and pairs[1][0] is None
     train = opt.apply_gradients(pairs)
     assert opt.get_slot(unused, "m") is None
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(train)
         np.testing.assert_array_equal(sess.run(unused), [5.0])
@@ -436,7 +436,7 @@ def test_compute_gradients_options():
     ((gated, _),) = opt.compute_gradients(loss, gate_gradients=tf.train.Optimizer.GATE_GRAPH)
     ((from_fn, _),) = opt.compute_gradients(lambda: tf.reduce_sum(w * w))
     assert v is w and gated.op.type == "Identity" and gated.op.control_inputs
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         np.testing.assert_allclose(sess.run(g), [2.0, 40.0])
         np.testing.assert_allclose(sess.run([gated, from_fn]), [[2.0, 4.0], [2.0, 4.0]])
@@ -474,7 +474,7 @@ def test_hyperparameters_may_be_tensors_callables_and_other_dtypes():
     t2 = tf.train.MomentumOptimizer(lambda: tf.constant(0.25), momentum=0.0, use_locking=True).minimize(
         tf.reduce_sum(d * d)
     )
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(t1, {lr: 0.25})
         sess.run(t1, {lr: 0.5})
@@ -489,7 +489,7 @@ def test_hyperparameters_may_be_tensors_callables_and_other_dtypes():
 
 
 def _at_steps(lr, step, steps):
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(step.initializer)
         out = []
         for s in steps:
@@ -548,7 +548,7 @@ def test_schedules_need_a_step_and_drive_an_optimizer():
     step = tf.train.get_or_create_global_step()
     lr = tf.train.exponential_decay(0.5, step, 1, 0.5, staircase=True)
     train = tf.train.GradientDescentOptimizer(lr).minimize(tf.reduce_sum(w), global_step=step)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         for _ in range(3):
             sess.run(train)

@@ -55,7 +55,7 @@ def assert_values(got: dict, expected: dict = VALUES):
 def test_round_trip_of_several_dtypes_and_shapes(tmp_path):
     variables, zero = build_model()
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "model.ckpt"))
         assert path == str(tmp_path / "model.ckpt")
@@ -69,7 +69,7 @@ def test_round_trip_of_several_dtypes_and_shapes(tmp_path):
 def test_a_checkpoint_opens_with_safetensors(tmp_path):
     build_model()
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=3)
     loaded = safetensors.numpy.load_file(path + ".safetensors")
@@ -80,21 +80,22 @@ def test_a_checkpoint_opens_with_safetensors(tmp_path):
 def test_restore_into_a_fresh_session_and_a_fresh_graph(tmp_path):
     variables, _ = build_model()
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=10)
-    with tf.Session() as sess:  # a new session: its variables start uninitialized
+    with tf.Session("local") as sess:  # a new session: its variables start uninitialized
         saver.restore(sess, path)
         assert_values(fetch(sess, variables))
     graph = tf.Graph()
     with graph.as_default():
         variables, _ = build_model()
         saver = tf.train.Saver()
-    with tf.Session(graph=graph) as sess:
+    with tf.Session("local", graph=graph) as sess:
         saver.restore(sess, tf.train.latest_checkpoint(str(tmp_path)))
         assert_values(fetch(sess, variables))
 
 
+@pytest.mark.usefixtures("ray_cluster")  # fake GPUs, and variables gathered from three actors
 def test_variables_on_several_devices(tmp_path):
     with tf.device("/cpu:0"):
         a = tf.Variable([1.0, 2.0], name="a")
@@ -119,7 +120,7 @@ def test_var_list_dict_renames(tmp_path):
     w = tf.Variable([1.0, 2.0], name="w")
     step = tf.Variable(5, name="step")
     saver = tf.train.Saver({"model/weights": w, "global": step})
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "m"))
     assert tf.train.list_variables(path) == [("global", []), ("model/weights", [2])]
@@ -128,7 +129,7 @@ def test_var_list_dict_renames(tmp_path):
     with graph.as_default():
         other = tf.Variable([0.0, 0.0], name="other_name")
         saver = tf.train.Saver({"model/weights": other})
-    with tf.Session(graph=graph) as sess:
+    with tf.Session("local", graph=graph) as sess:
         saver.restore(sess, path)
         np.testing.assert_array_equal(sess.run(other), [1.0, 2.0])
 
@@ -137,7 +138,7 @@ def test_var_list_subset(tmp_path):
     a = tf.Variable(1.0, name="a")
     tf.Variable(2.0, name="b")
     saver = tf.train.Saver([a])
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "m"))
     assert tf.train.list_variables(path) == [("a", [])]
@@ -146,14 +147,14 @@ def test_var_list_subset(tmp_path):
 def test_reshape_restores_a_value_of_another_shape(tmp_path):
     w = tf.Variable(np.arange(6, dtype=np.float32), name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         path = saver.save(sess, str(tmp_path / "m"))
     graph = tf.Graph()
     with graph.as_default():
         w2 = tf.Variable(np.zeros([2, 3], np.float32), name="w")
         saver = tf.train.Saver(reshape=True)
-    with tf.Session(graph=graph) as sess:
+    with tf.Session("local", graph=graph) as sess:
         saver.restore(sess, path)
         np.testing.assert_array_equal(sess.run(w2), np.arange(6).reshape(2, 3))
 
@@ -167,7 +168,7 @@ def test_global_step_naming(tmp_path):
     saver = tf.train.Saver([w])
     padded = tf.train.Saver([w], pad_step_number=True)
     prefix = str(tmp_path / "model.ckpt")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         assert saver.save(sess, prefix, global_step=100) == prefix + "-100"
         assert saver.save(sess, prefix, global_step=np.int64(7)) == prefix + "-7"
@@ -184,7 +185,7 @@ def test_latest_checkpoint_and_state(tmp_path):
     assert tf.train.get_checkpoint_state(d) is None
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         for step in (1, 2, 3):
             saver.save(sess, os.path.join(d, "model.ckpt"), global_step=step)
@@ -203,7 +204,7 @@ def test_latest_checkpoint_and_state(tmp_path):
 def test_relative_paths_survive_moving_the_directory(tmp_path):
     w = tf.Variable([1.0, 2.0], name="w")
     saver = tf.train.Saver(save_relative_paths=True)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         saver.save(sess, str(tmp_path / "a" / "model.ckpt"), global_step=5)  # "a" is created
     assert 'model_checkpoint_path: "model.ckpt-5"' in (tmp_path / "a" / "checkpoint").read_text()
@@ -225,7 +226,7 @@ def test_update_checkpoint_state(tmp_path):
 def test_latest_checkpoint_whose_file_is_gone(tmp_path):
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         path = saver.save(sess, str(tmp_path / "m"))
     tf.train.remove_checkpoint(path)
@@ -238,7 +239,7 @@ def test_max_to_keep_prunes_old_checkpoints(tmp_path):
     saver = tf.train.Saver(max_to_keep=2)
     keep_all = tf.train.Saver(max_to_keep=None)
     prefix = str(tmp_path / "model.ckpt")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         for step in range(5):
             saver.save(sess, prefix, global_step=step)
@@ -261,7 +262,7 @@ def test_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver(max_to_keep=1, keep_checkpoint_every_n_hours=1.0)
     prefix = str(tmp_path / "m")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         for step in range(6):
             clock[0] += 1800  # half an hour per save
@@ -276,7 +277,7 @@ def test_recover_last_checkpoints(tmp_path):
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver(max_to_keep=2)
     prefix = str(tmp_path / "m")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         for step in range(2):
             saver.save(sess, prefix, global_step=step)
@@ -299,7 +300,7 @@ def test_save_and_restore_on_a_finalized_graph_add_no_ops(tmp_path):
     graph = tf.get_default_graph()
     graph.finalize()
     version = graph.version
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(init)
         for step in range(3):
             path = saver.save(sess, str(tmp_path / "m"), global_step=step)
@@ -325,7 +326,7 @@ def test_restore_ops_are_built_once_under_save(tmp_path):
 def test_defer_build(tmp_path):
     saver = tf.train.Saver(defer_build=True)
     w = tf.Variable(3.0, name="w")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         with pytest.raises(RuntimeError, match="build"):
             saver.save(sess, str(tmp_path / "m"))
@@ -343,7 +344,7 @@ def saved_checkpoint(tmp_path, value=(1.0, 2.0), name="w"):
     with graph.as_default():
         w = tf.Variable(np.array(value, np.float32), name=name)
         saver = tf.train.Saver()
-    with tf.Session(graph=graph) as sess:
+    with tf.Session("local", graph=graph) as sess:
         sess.run(w.initializer)
         return saver.save(sess, str(tmp_path / "m"))
 
@@ -353,7 +354,7 @@ def test_restore_missing_variable_is_not_found(tmp_path):
     tf.Variable([1.0, 2.0], name="w")
     tf.Variable([1.0], name="extra")
     saver = tf.train.Saver()
-    with tf.Session() as sess, pytest.raises(tf.errors.NotFoundError) as info:
+    with tf.Session("local") as sess, pytest.raises(tf.errors.NotFoundError) as info:
         saver.restore(sess, path)
     assert "'extra'" in str(info.value) and path in str(info.value)
 
@@ -362,7 +363,7 @@ def test_restore_shape_mismatch(tmp_path):
     path = saved_checkpoint(tmp_path)
     tf.Variable([1.0, 2.0, 3.0], name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError) as info:
+    with tf.Session("local") as sess, pytest.raises(tf.errors.InvalidArgumentError) as info:
         saver.restore(sess, path)
     message = str(info.value)
     assert "'w'" in message and "[3]" in message and "[2]" in message and path in message
@@ -372,7 +373,7 @@ def test_restore_dtype_mismatch(tmp_path):
     path = saved_checkpoint(tmp_path)
     tf.Variable([1, 2], name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError) as info:
+    with tf.Session("local") as sess, pytest.raises(tf.errors.InvalidArgumentError) as info:
         saver.restore(sess, path)
     message = str(info.value)
     assert "'w'" in message and "int32" in message and "float32" in message and path in message
@@ -381,7 +382,7 @@ def test_restore_dtype_mismatch(tmp_path):
 def test_restore_from_nothing(tmp_path):
     tf.Variable(1.0, name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         with pytest.raises(ValueError, match="not a valid checkpoint"):
             saver.restore(sess, str(tmp_path / "nope"))
         with pytest.raises(ValueError, match="None"):
@@ -389,7 +390,7 @@ def test_restore_from_nothing(tmp_path):
     with pytest.raises(tf.errors.NotFoundError):
         tf.train.load_variable(str(tmp_path / "nope"), "w")
     (tmp_path / "tf.ckpt.index").write_bytes(b"written by TensorFlow")
-    with tf.Session() as sess, pytest.raises(ValueError, match="is a TensorFlow checkpoint"):
+    with tf.Session("local") as sess, pytest.raises(ValueError, match="is a TensorFlow checkpoint"):
         saver.restore(sess, str(tmp_path / "tf.ckpt"))
     with pytest.raises(ValueError, match="Couldn't find 'checkpoint' file"):
         tf.train.list_variables(str(tmp_path))
@@ -422,7 +423,7 @@ def test_no_variables(tmp_path):
     with pytest.raises(ValueError, match="No variables to save"):
         tf.train.Saver()
     saver = tf.train.Saver(allow_empty=True)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         assert saver.save(sess, str(tmp_path / "m")) is None
         saver.restore(sess, str(tmp_path / "m"))
     assert os.listdir(tmp_path) == []
@@ -438,7 +439,7 @@ def test_corrupted_checkpoint_fails_its_checksum_and_changes_nothing(tmp_path):
     a = tf.Variable(np.ones(64, np.float32), name="a")
     b = tf.Variable(np.full(64, 2.0, np.float32), name="b")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         path = saver.save(sess, str(tmp_path / "m"))
         blob = bytearray(open(path + io.CHECKPOINT_SUFFIX, "rb").read())
@@ -466,7 +467,7 @@ def test_a_directory_of_pickles_is_refused_without_running_them(tmp_path):
     marker = tmp_path / "pwned"
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         path = saver.save(sess, str(ckpt_dir / "model.ckpt"), global_step=1)
         for name in os.listdir(ckpt_dir):
@@ -494,7 +495,7 @@ def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint(tmp_path, monk
     bump = w.assign_add(np.ones(1000, np.float32))
     saver = tf.train.Saver(max_to_keep=1)
     prefix = str(tmp_path / "m")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         saver.save(sess, prefix, global_step=1)
         sess.run(bump)
@@ -512,7 +513,7 @@ def test_old_checkpoints_are_deleted_only_after_the_state_file_is_written(tmp_pa
     w = tf.Variable(1.0, name="w")
     saver = tf.train.Saver(max_to_keep=1)
     prefix = str(tmp_path / "m")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(w.initializer)
         saver.save(sess, prefix, global_step=1)
 
@@ -560,7 +561,7 @@ def test_a_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
     assert latest == str(ckpt_dir / "model.ckpt-1")
     w = tf.Variable(np.zeros(4 << 20, np.float32), name="w")
     saver = tf.train.Saver()
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         saver.restore(sess, latest)
         value = sess.run(w)
     assert value.shape == (4 << 20,) and (value == 1.0).all()

@@ -13,6 +13,8 @@ import pytest
 
 import raygraph as tf
 
+pytestmark = pytest.mark.usefixtures("ray_cluster")  # the Session end to end, on Ray actors
+
 
 def test_fetch_structures_come_back_in_kind():
     x = tf.placeholder(tf.float32, [None, 2], name="x")

@@ -144,7 +144,10 @@ def test_shape_and_dtype_mismatch_on_reuse():
     with tf.variable_scope("foo", reuse=True):
         with pytest.raises(ValueError) as e:
             tf.get_variable("w", [2, 4])
-        assert str(e.value) == "Trying to share variable foo/w, but specified shape (2, 4) and found shape (2, 3)."
+        assert (
+            str(e.value)
+            == "Trying to share variable foo/w, but specified shape (2, 4) and found shape (2, 3)."
+        )
         with pytest.raises(ValueError) as e:
             tf.get_variable("w", [2, 3], dtype=tf.int32)
         assert str(e.value) == (
@@ -202,7 +205,7 @@ def test_default_initializers_by_dtype():
     w = tf.get_variable("w", [30, 50])
     i = tf.get_variable("i", [4], dtype=tf.int32)
     b = tf.get_variable("b", [4], dtype=tf.bool)
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         wv, iv, bv = sess.run([w, i, b])
     limit = np.sqrt(6.0 / (30 + 50))  # glorot_uniform
@@ -218,7 +221,7 @@ def test_scope_initializer_and_dtype_are_defaults():
         with tf.variable_scope("inner"):
             nested = tf.get_variable("n", [2])
     assert scope.dtype == tf.float64 and v.dtype == tf.float64 and nested.dtype == tf.float64
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         vv, zv, nv = sess.run([v, z, nested])
     np.testing.assert_array_equal(vv, [1.0, 1.0])
@@ -238,7 +241,9 @@ def test_initializer_may_be_a_value():
 
 
 def test_a_new_variable_needs_a_shape():
-    with pytest.raises(ValueError, match=re.escape("Variable nos did not get an initializer, so its `shape`")):
+    with pytest.raises(
+        ValueError, match=re.escape("Variable nos did not get an initializer, so its `shape`")
+    ):
         tf.get_variable("nos")
 
 
@@ -268,7 +273,7 @@ def test_regularizers_add_to_regularization_losses():
     losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
     assert len(losses) == 1
     assert losses[0].name.startswith("r/w/Regularizer/")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         assert sess.run(losses[0]) == pytest.approx(18.0)
     with tf.variable_scope("r", reuse=True):

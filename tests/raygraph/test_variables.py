@@ -27,7 +27,7 @@ def test_assign_ops_update_state_across_runs():
     add = v.assign_add([1.0, 1.0])
     sub = tf.assign_sub(v, [0.5, 0.5])
     put = v.assign([10.0, 20.0])
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(add)
         np.testing.assert_array_equal(sess.run(add), [3.0, 4.0])
@@ -41,7 +41,7 @@ def test_assign_ops_update_state_across_runs():
 def test_uninitialized_variable_error_names_it_and_where_it_was_made():
     w = tf.Variable(tf.constant(1.0), name="weights")  # named in the error
     y = w * 2.0
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         with pytest.raises(tf.errors.FailedPreconditionError) as info:
             sess.run(y)
     message = str(info.value)
@@ -53,7 +53,7 @@ def test_uninitialized_variable_error_names_it_and_where_it_was_made():
 def test_variables_initializer_covers_only_its_list():
     a = tf.Variable(1.0, name="a")
     b = tf.Variable(2.0, name="b")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.variables_initializer([a]))
         assert sess.run(a) == 1.0
         with pytest.raises(tf.errors.FailedPreconditionError, match="value b"):
@@ -64,7 +64,7 @@ def test_initial_value_from_another_variable_and_callables():
     a = tf.Variable(3.0, name="a")
     b = tf.Variable(a.initialized_value() * 2.0, name="b")
     c = tf.Variable(lambda: tf.constant([1.0, 1.0]), name="c")
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(tf.global_variables_initializer())
         assert sess.run(b) == 6.0
         np.testing.assert_array_equal(sess.run(c), [1.0, 1.0])
@@ -72,7 +72,7 @@ def test_initial_value_from_another_variable_and_callables():
 
 def test_load_sets_a_value_without_new_ops():
     v = tf.Variable(np.zeros(3, np.float32))
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(v.initializer)
         before = tf.get_default_graph().version
         v.load([1.0, 2.0, 3.0], sess)
@@ -89,7 +89,7 @@ def test_assigning_a_wrong_shape_fails_at_construction():
 def test_variables_behave_as_their_value_in_expressions():
     v = tf.Variable([1.0, 2.0])
     y = (v + 1.0) * v - v / 2.0
-    with tf.Session() as sess:
+    with tf.Session("local") as sess:
         sess.run(v.initializer)
         np.testing.assert_allclose(sess.run(y), [1.5, 5.0])
         np.testing.assert_allclose(sess.run(v[1]), 2.0)

@@ -1,7 +1,8 @@
 """A two-node Ray cluster (head + one worker node): tasks, placement across nodes.
 
-The pytest process already has its own Ray, so the cluster lives in a
-subprocess running CLUSTER_SCRIPT, which prints what it saw as JSON.
+The pytest process may have its own Ray (the `ray_cluster` fixture) and a driver
+joins one Ray at a time, so the cluster lives in a subprocess running
+CLUSTER_SCRIPT, which prints what it saw as JSON.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ print("RESULT " + json.dumps(out))
 
 
 @pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the cluster's process has 240 s
 def test_two_nodes_are_two_tasks_and_a_graph_runs_across_them():
     # A private Ray temp dir: the cluster's address file must not lead other
     # Ray processes on this machine (other test runs) to this cluster.

@@ -23,7 +23,11 @@ def _has_cuda() -> bool:
         return False
 
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _has_cuda(), reason="needs cupy and a CUDA GPU")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not _has_cuda(), reason="needs cupy and a CUDA GPU"),
+    pytest.mark.usefixtures("ray_cluster"),
+]
 
 
 def test_a_gpu_device_runs_cupy_kernels_and_exchanges_with_a_cpu():

@@ -6,10 +6,14 @@ import json
 import time
 
 import numpy as np
+import pytest
 
 import raygraph as tf
 from raygraph import timeline
-from tests.scheduler.test_multi_device import TWO_CPUS, nap
+from tests.scheduler.rendezvous import Meeting
+from tests.scheduler.test_multi_device import TWO_CPUS
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
 
 FULL = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
 CPU = "/job:worker/replica:0/task:0/device:CPU:{}"
@@ -101,18 +105,18 @@ def test_the_chrome_trace_has_a_process_per_device_an_event_per_node_and_flows()
     assert [e for e in memory["traceEvents"] if e["ph"] == "C"]
 
 
-def test_a_trace_shows_two_devices_busy_at_once():
+def test_a_trace_shows_two_devices_busy_at_once(tmp_path):
+    meeting = Meeting(tmp_path)  # each node waits inside its kernel for the other: they overlap
     with tf.device("/cpu:0"):
-        a = nap(tf.constant(1.0), 0.2, name="nap0")
+        a = meeting.node(tf.constant(1.0), "busy0", peers=["busy1"])
     with tf.device("/cpu:1"):
-        b = nap(tf.constant(2.0), 0.2, name="nap1")
+        b = meeting.node(tf.constant(2.0), "busy1", peers=["busy0"])
     with tf.Session(config=TWO_CPUS) as sess:
-        sess.run([a, b])
         _, md = traced(sess, [a, b])
     spans = {
-        ns.node_name: (ns.all_start_micros, ns.all_start_micros + ns.all_end_rel_micros)
+        ns.node_name: (ns.all_start_nanos, ns.all_start_nanos + ns.all_end_rel_nanos)
         for dev in md.step_stats.dev_stats
         for ns in dev.node_stats
     }
-    (s0, e0), (s1, e1) = spans["nap0"], spans["nap1"]
-    assert min(e0, e1) - max(s0, s1) > 100_000  # over 0.1 s of the 0.2 s overlap
+    (s0, e0), (s1, e1) = spans["busy0"], spans["busy1"]
+    assert max(s0, s1) < min(e0, e1)  # the two spans overlap on the timeline
