@@ -216,6 +216,7 @@ def test_a_local_session_loads_no_ray():
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.usefixtures("ray_cluster")
 def test_a_device_actor_loads_no_user_api():
     """The actor process that ran a training step holds the graph core, not the user API."""
     import numpy as np

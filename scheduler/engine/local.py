@@ -18,9 +18,10 @@ variables are not aliased by what a session fetched or another device holds
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numpy as np
 
@@ -81,25 +82,37 @@ class LocalClient(Client):
 
 
 class LocalLink(Link):
-    """A session's link to an in-process device: requests served in order."""
+    """A session's link to an in-process device: requests served in order.
+
+    Requests that must run beside other devices go to the link's own thread, a
+    daemon: a kernel that never returns cannot keep the interpreter from exiting,
+    and closing the link aborts what it still runs.
+    """
 
     def __init__(self, device: Device, runner: DeviceRunner):
         self.device = device
         self.generation = 0  # a local device has one instance
         self.runner = runner
         self._pending: deque[tuple[tuple, Future]] = deque()
-        self._thread: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue | None = None
 
     def send(self, request: Request, sends_to: list[Device]) -> None:
+        future = Future()
         busy = any(not f.done() for _, f in self._pending)
         if busy or self.runner.waits_for_others(request):
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"raygraph-local-{self.device.index}")
-            future = self._thread.submit(self._run, request)
+            if self._queue is None:
+                self._queue = queue.SimpleQueue()
+                name = f"raygraph-local {self.device.name}"
+                threading.Thread(target=self._serve, args=(self._queue,), name=name, daemon=True).start()
+            self._queue.put((request, future))
         else:
-            future = Future()
             future.set_result(self._run(request))
         self._pending.append((request.run_id, future))
+
+    def _serve(self, requests: queue.SimpleQueue) -> None:
+        while (item := requests.get()) is not None:
+            request, future = item
+            future.set_result(self._run(request))
 
     def _run(self, request: Request) -> Reply:
         reply = self.runner.run(request)
@@ -121,8 +134,11 @@ class LocalLink(Link):
         self.runner.abort(run_id, reason)
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
+        for run_id, future in self._pending:
+            if not future.done():
+                self.runner.abort(run_id, "the session was closed")
+        if self._queue is not None:
+            self._queue.put(None)
 
 
 def _read_only(value):

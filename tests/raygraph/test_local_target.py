@@ -33,6 +33,7 @@ def _train(target: str, steps: int = 20) -> tuple[list[float], dict[str, np.ndar
     return losses, variables
 
 
+@pytest.mark.usefixtures("ray_cluster")
 def test_training_gives_the_same_values_on_the_local_target_as_on_ray():
     local_losses, local_vars = _train("local")
     ray_losses, ray_vars = _train("")
@@ -133,3 +134,34 @@ def test_fetched_values_do_not_alias_variables():
 def test_an_unknown_target_is_a_clear_error():
     with pytest.raises(ValueError, match="'local'"):
         tf.Session("grpc://nowhere:2222")
+
+
+def test_a_run_past_its_deadline_fails_and_leaves_no_thread_that_blocks_exit():
+    gate = threading.Event()
+
+    class WaitAtGate(tf.Op):
+        """Identity that waits until the test opens the gate."""
+
+        inputs = ("x",)
+        api = "_test_wait_at_gate"
+
+        def infer(x):
+            return x.dtype, x.shape
+
+        def kernel(xp, x):
+            gate.wait(60)
+            return x
+
+    x = tf.placeholder(tf.float32, [2])
+    with tf.device("/cpu:0"):
+        held = tf._test_wait_at_gate(x)
+    with tf.device("/cpu:1"):
+        y = held + 1.0
+    config = tf.ConfigProto(device_count={"CPU": 2})
+    try:
+        with tf.Session("local", config=config) as sess, pytest.raises(tf.errors.DeadlineExceededError):
+            sess.run(y, {x: [1, 2]}, options=tf.RunOptions(timeout_in_ms=100))
+        workers = [t for t in threading.enumerate() if t.name.startswith("raygraph-local")]
+        assert workers and all(t.daemon for t in workers)
+    finally:
+        gate.set()
