@@ -3,7 +3,8 @@
 Each function takes the module as `tf` and is otherwise an ordinary TensorFlow 1.x
 program, so "ported by changing only the import" is literally what the comparison
 runs. Initial values and data come from numpy with fixed seeds, so both runs start
-from the same numbers.
+from the same numbers. The training programs take TF1's Session `target` ("" for
+both; raygraph's "local" runs the same program without Ray).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def _digits(n=512, seed=0):
     return (d.data[idx] / 16.0).astype(np.float32), d.target[idx].astype(np.int32)
 
 
-def linear_regression(tf, steps=30):
+def linear_regression(tf, steps=30, target=""):
     rng = np.random.default_rng(0)
     xs = rng.uniform(-1, 1, 64).astype(np.float32)
     ys = (3 * xs + 2 + rng.normal(0, 0.1, 64)).astype(np.float32)
@@ -30,13 +31,13 @@ def linear_regression(tf, steps=30):
         b = tf.Variable(-0.3)
         loss = tf.reduce_mean(tf.square(w * x + b - y))
         train = tf.train.GradientDescentOptimizer(0.3).minimize(loss)
-        with tf.Session() as sess:
+        with tf.Session(target) as sess:
             sess.run(tf.global_variables_initializer())
             losses = [sess.run([train, loss], {x: xs, y: ys})[1] for _ in range(steps)]
             return losses, sess.run([w, b])
 
 
-def softmax_regression(tf, steps=30):
+def softmax_regression(tf, steps=30, target=""):
     xs, labels = _digits()
     onehot = np.eye(10, dtype=np.float32)[labels]
     rng = np.random.default_rng(1)
@@ -50,13 +51,13 @@ def softmax_regression(tf, steps=30):
         cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * tf.log(y + 1e-9), axis=[1]))
         train = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1)), tf.float32))
-        with tf.Session() as sess:
+        with tf.Session(target) as sess:
             sess.run(tf.global_variables_initializer())
             losses = [sess.run([train, cross_entropy], {x: xs, y_: onehot})[1] for _ in range(steps)]
             return losses, sess.run(accuracy, {x: xs, y_: onehot})
 
 
-def mlp_adam(tf, steps=30):
+def mlp_adam(tf, steps=30, target=""):
     xs, labels = _digits()
     rng = np.random.default_rng(2)
     w1 = rng.normal(0, 0.2, (64, 32)).astype(np.float32)
@@ -74,13 +75,13 @@ def mlp_adam(tf, steps=30):
         train = tf.train.AdamOptimizer(0.01).minimize(loss)
         correct = tf.equal(tf.cast(tf.argmax(logits, 1), tf.int32), t)
         accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
-        with tf.Session() as sess:
+        with tf.Session(target) as sess:
             sess.run(tf.global_variables_initializer())
             losses = [sess.run([train, loss], {x: xs, t: labels})[1] for _ in range(steps)]
             return losses, sess.run(accuracy, {x: xs, t: labels})
 
 
-def cnn_momentum(tf, steps=30):
+def cnn_momentum(tf, steps=30, target=""):
     xs, labels = _digits(256)
     images = xs.reshape(-1, 8, 8, 1)
     onehot = np.eye(10, dtype=np.float32)[labels]
@@ -102,7 +103,7 @@ def cnn_momentum(tf, steps=30):
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y_, logits=logits))
         train = tf.train.MomentumOptimizer(0.05, 0.9).minimize(loss)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), tf.argmax(y_, 1)), tf.float32))
-        with tf.Session() as sess:
+        with tf.Session(target) as sess:
             sess.run(tf.global_variables_initializer())
             losses = [sess.run([train, loss], {x: images, y_: onehot})[1] for _ in range(steps)]
             return losses, sess.run(accuracy, {x: images, y_: onehot})

@@ -26,10 +26,11 @@ def relative_error(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-6)))
 
 
+@pytest.mark.parametrize("target", ["", "local"])
 @pytest.mark.parametrize("program", ["linear_regression", "softmax_regression", "mlp_adam", "cnn_momentum"])
-def test_training_trajectories_match_tensorflow(program):
+def test_training_trajectories_match_tensorflow(program, target):
     fn = getattr(programs, program)
-    ours, our_final = fn(raygraph)
+    ours, our_final = fn(raygraph, target=target)
     theirs, their_final = fn(tf1)
     assert len(ours) == len(theirs) == 30
     assert relative_error(ours, theirs) < 2e-3, (ours, theirs)
