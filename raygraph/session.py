@@ -504,8 +504,10 @@ def _feed_cast_ok(src: np.dtype, dst: np.dtype, array: np.ndarray) -> bool:
 def _as_result(value, tensor: Tensor):
     """A fetched value as TF returns it: a writable array, or a numpy scalar for 0-d.
 
-    Values arrive as read-only views of Ray's object store; the copy makes them the
-    user's own, as TensorFlow's are.
+    Values read from a device's channel are already the driver's own, writable
+    (scheduler.shell.channel reads them into fresh memory): they are handed over
+    as they are. Read-only ones (views of memory shared with others) are copied,
+    so that every result is the user's own, as TensorFlow's are.
     """
     if isinstance(value, np.ndarray):
         if value.ndim == 0:

@@ -35,12 +35,9 @@ try:  # a machine without Ray (a GPU box running the local-target tests) still r
 except ImportError:
     ray = runtime = None
 
-_ray_init = ray.init if ray is not None else None  # the guard below replaces ray.init in tests that did not ask for Ray
-
-# Modules that use Ray but do not request `ray_cluster` yet; they are being rewritten
-# elsewhere. Each should get `pytestmark = pytest.mark.usefixtures("ray_cluster")`
-# and leave this set.
-UNDECLARED_RAY_MODULES = {"tests.scheduler.test_channel", "tests.scheduler.test_transport"}
+_ray_init = (
+    ray.init if ray is not None else None
+)  # the guard below replaces ray.init in tests that did not ask for Ray
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +62,6 @@ def ray_cluster():
 @pytest.fixture(autouse=True)
 def ray_only_through_the_fixture(request, monkeypatch):
     """Makes Ray unreachable from a test that did not request `ray_cluster`."""
-    if request.module.__name__ in UNDECLARED_RAY_MODULES:
-        request.getfixturevalue("ray_cluster")
     if "ray_cluster" in request.fixturenames or ray is None:
         return
 

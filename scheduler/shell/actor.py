@@ -2,8 +2,9 @@
 
 The actor is a thin shell around scheduler.engine.device: it answers the
 sessions' requests that come through their channels (scheduler.shell.channel:
-one authenticated connection per session, served on a thread of its own,
-opened with `open_channel`), and moves tensors between devices.
+one authenticated connection per session, served on a thread of its own; the
+driver gets the listener's address and secret with `open_channel`, through
+Ray), and moves tensors between devices.
 
 A request frame is (Request, peers): `peers` ({device name: actor handle})
 travels whenever the driver has handles this actor does not know yet (its
@@ -24,7 +25,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import traceback
 
+import numpy as np
 import ray
 
 from scheduler.engine.device import DeviceRunner, array_module, kernel_thread
@@ -59,7 +62,10 @@ class DeviceActor:
         }
 
     def open_channel(self) -> tuple:
-        """The address and secret of this actor's channel listener (scheduler.shell.channel)."""
+        """(host, port, secret, node id) of this actor's channel listener (scheduler.shell.channel).
+
+        The secret travels only this way, through Ray, never over a channel.
+        """
         with self._lock:
             if self._server is None:
                 host = ray.util.get_node_ip_address() if ray.is_initialized() else "127.0.0.1"
@@ -67,17 +73,20 @@ class DeviceActor:
             return self._server.address
 
     def _serve(self, frame) -> Reply:
-        """One request frame from a session's channel: (Request, peers or None)."""
-        request, peers = frame
-        if not isinstance(request, Request):
-            return Reply(
-                "error", error_class="InternalError", message=f"not a request: {type(request).__name__}"
-            )
-        if peers:
-            self.peers.update(peers)
-        reply = self.runner.run(request)
-        reply.fetches = [Packed(f) for f in reply.fetches]
-        return reply
+        """One request frame from a session's channel: (Request, peers or None). Never raises."""
+        try:
+            request, peers = frame
+            if not isinstance(request, Request):
+                raise TypeError(f"not a request: {type(request).__name__}")
+            if peers:
+                self.peers.update(peers)
+            request.feeds = [_read_only(f) for f in request.feeds]
+            reply = self.runner.run(request)
+            reply.fetches = [Packed(f) for f in reply.fetches]
+            return reply
+        except Exception as e:  # noqa: BLE001 - answered, never a dropped session
+            message = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+            return Reply("error", error_class="InternalError", message=message, has_plan=False)
 
     def _send(self, destination: str, run_id, items: list) -> None:
         packed = [(key, None if value is None else Packed(value), *rest) for key, value, *rest in items]
@@ -96,6 +105,18 @@ class DeviceActor:
 
     def close_session(self, session_id: str) -> None:
         self.runner.close_session(session_id)
+
+
+def _read_only(value):
+    """Fed values are read-only for the runner (copied on assignment), as in scheduler.engine.local.
+
+    A feed read from the channel is a writable array over the frame's block
+    (scheduler.shell.channel); a read-only view of it costs no copy.
+    """
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 RemoteDeviceActor = ray.remote(concurrency_groups={"transfer": 4})(DeviceActor)

@@ -8,12 +8,18 @@ request as one frame, (Request, peers), with large feeds in shared memory when
 the actor is on the driver's node, and reads replies in order.
 
 There is one transport. A channel that cannot be opened is an error naming the
-device and the reason, never a silent switch to something slower; a broken
-connection means the actor is gone (DeviceUnavailable), and the next run starts
-a new one.
+device and the reason, never a silent switch to something slower. An actor
+that Ray reports dead while connecting (RayActorError), or a session's
+connection that breaks, makes the device unavailable, and the next run starts
+a new actor. A connection refused, reset or unanswered while connecting is
+retried (channel.connect) and never taken for a death: an actor that does not
+accept within channel.CONNECT_TIMEOUT_S, or a peer without its secret, is
+unavailable for this run, and the actor is kept.
 """
 
 from __future__ import annotations
+
+from multiprocessing import AuthenticationError
 
 import ray
 
@@ -38,8 +44,8 @@ class RayClient(Client):
             runtime.forget_actor(device, generation)
             channel.forget(device.name, generation)
             raise DeviceUnavailable(f"its actor died ({type(e).__name__})") from None
-        except (OSError, ray.exceptions.RayError) as e:
-            raise DeviceUnavailable(f"cannot open a channel to its actor: {e}") from None
+        except (OSError, AuthenticationError, ray.exceptions.RayError) as e:
+            raise DeviceUnavailable(f"cannot open a channel to its actor: {type(e).__name__}: {e}") from None
         return RayLink(device, actor, generation, chan)
 
     def wait(self, links: list[Link], timeout: float | None) -> list[Link]:

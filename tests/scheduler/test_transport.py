@@ -11,6 +11,8 @@ import ray
 from scheduler.shell import transport
 from scheduler.shell.transport import Packed
 
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
 CASES = [
     np.arange(10, dtype=np.float32),
     np.random.default_rng(0).random((300, 400)),  # over SPLIT_BYTES: metadata + body
@@ -52,3 +54,30 @@ def test_the_metadata_is_made_once_per_dtype_shape_and_strides():
     assert len(transport._HEADERS) == 1
     header = next(iter(transport._HEADERS.values()))
     assert len(header) % 64 == 0
+
+
+def _back_to_back(buffers: list[pickle.PickleBuffer], readonly: bool) -> list[memoryview]:
+    """The buffers copied into one 64-byte aligned block, back to back, as a channel reads them."""
+    raws = [b.raw() for b in buffers]
+    block = np.empty(sum(r.nbytes for r in raws) + 64, np.uint8)
+    block = block[-block.ctypes.data % 64 :]
+    views, at = [], 0
+    for raw in raws:
+        block[at : at + raw.nbytes] = np.frombuffer(raw, np.uint8)
+        view = memoryview(block[at : at + raw.nbytes])
+        views.append(view.toreadonly() if readonly else view)
+        at += raw.nbytes
+    return views
+
+
+@pytest.mark.parametrize("value", CASES[:5], ids=lambda v: f"{v.dtype}{v.shape}")
+@pytest.mark.parametrize("readonly", [False, True], ids=["writable", "read-only"])
+def test_the_buffer_says_whether_the_array_is_the_receivers_own(value, readonly, monkeypatch):
+    monkeypatch.setattr(transport, "_joined", lambda *_: pytest.fail("copied"))
+    buffers = []
+    data = pickle.dumps(Packed(value), protocol=5, buffer_callback=buffers.append)
+    views = _back_to_back(buffers, readonly)
+    got = pickle.loads(data, buffers=views)
+    np.testing.assert_array_equal(got, value)
+    assert got.flags.writeable == (not readonly)
+    assert np.shares_memory(got, np.asarray(views[-1]))  # read in place, never copied
