@@ -27,6 +27,7 @@ families through `ops.api`, so any family imports on its own.
     random          random ops and graph seeds
     control         NoOp and tf.group
     training        the optimizers' fused updates and learning-rate schedules
+    summary         tf.summary's ops: serialized Summary protos for TensorBoard
 """
 
 FAMILIES = (
@@ -51,6 +52,7 @@ FAMILIES = (
     "random",
     "control",
     "training",
+    "summary",
 )
 
 

@@ -18,7 +18,20 @@ from ops import registry as _registry
 
 _ops.load_all()
 
-from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, timeline, train  # noqa: E402
+from raygraph import (  # noqa: E402
+    dtypes,
+    errors,
+    initializers,
+    layers,
+    linalg,
+    losses,
+    math,
+    nn,
+    random,
+    summary,
+    timeline,
+    train,
+)
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
@@ -68,6 +81,7 @@ from raygraph.session import (  # noqa: E402
     get_default_session,
 )
 from raygraph.shapes import Dimension, TensorShape  # noqa: E402
+from raygraph.summary import Event, HistogramProto, SessionLog, Summary, SummaryMetadata  # noqa: E402
 from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 from raygraph.variables import (  # noqa: E402
     Variable,

@@ -48,17 +48,21 @@ class _Hooks:
     - `api`: the public op functions by name (ops.registry's table), for the
       Tensor operators and for packing lists of tensors with `stack`;
     - `session_for(graph, session)`: the session that `Tensor.eval` and
-      `Operation.run` use (raygraph.session).
+      `Operation.run` use (raygraph.session);
+    - `graph_def(graph, add_shapes)`: the graph as a GraphDef protocol buffer, for
+      `Graph.as_graph_def` (raygraph.graph_def).
     """
 
     def __init__(self):
-        self.op_def = self.build = self.session_for = None
+        self.op_def = self.build = self.session_for = self.graph_def = None
         self.api: dict = {}
 
     def require(self, name: str):
         hook = getattr(self, name)
         if hook is None or hook == {}:
-            layer = "raygraph.session" if name == "session_for" else "ops.registry"
+            layer = {"session_for": "raygraph.session", "graph_def": "raygraph.graph_def"}.get(
+                name, "ops.registry"
+            )
             raise RuntimeError(
                 f"The graph core has no {name!r} yet: import raygraph (or {layer}) before "
                 "building or running ops."
@@ -346,6 +350,17 @@ class Graph:
 
     def _unsafe_unfinalize(self) -> None:
         self._finalized = False
+
+    def as_graph_def(self, from_version: int | None = None, add_shapes: bool = False):
+        """The graph as TensorFlow's GraphDef protocol buffer (what TensorBoard draws).
+
+        >>> [n.name for n in tf.get_default_graph().as_graph_def().node]
+        ['x', 'w', 'MatMul']
+        """
+        graph_def = hooks.require("graph_def")(self, add_shapes)
+        if from_version is not None:
+            del graph_def.node[:from_version]
+        return graph_def
 
     def describe(self) -> str:
         return f"<Graph {id(self):#x} created at {format_location(self._created_at)}>"
