@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_shape_pb2, types_pb2
-from tensorboard.util import tensor_util
 
 from raygraph import dtypes, graph
 from raygraph.shapes import TensorShape
@@ -79,6 +78,8 @@ def attr_value(value) -> attr_value_pb2.AttrValue | None:
     if isinstance(value, np.ndarray):
         if value.nbytes > MAX_CONST_BYTES:
             return None
+        from tensorboard.util import tensor_util  # 0.2 s to import: only when a graph is written
+
         return attr_value_pb2.AttrValue(tensor=tensor_util.make_tensor_proto(value))
     if isinstance(value, list | tuple):
         return _list_value(value)
