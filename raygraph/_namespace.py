@@ -18,7 +18,27 @@ from ops import registry as _registry
 
 _ops.load_all()
 
-from raygraph import dtypes, errors, initializers, layers, linalg, losses, math, nn, random, timeline, train  # noqa: E402
+from raygraph import (  # noqa: E402
+    app,
+    dtypes,
+    errors,
+    flags,
+    gfile,
+    initializers,
+    io,
+    layers,
+    linalg,
+    logging,
+    losses,
+    math,
+    nn,
+    random,
+    sysconfig,
+    test,
+    timeline,
+    train,
+    version,
+)
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
@@ -80,6 +100,7 @@ from raygraph.variables import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
+from raygraph.version import COMPILER_VERSION, GIT_VERSION, GRAPH_DEF_VERSION, VERSION  # noqa: E402
 
 __getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 
