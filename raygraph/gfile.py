@@ -17,7 +17,7 @@ TensorFlow's argument names for each. `tf.gfile` is this module; `tf.io.gfile` i
 `io_gfile`, a module holding only the snake_case names and `GFile`.
 
 Errors are TensorFlow's: a missing file or directory raises `NotFoundError`, an
-existing target (mkdir, rename or copy without `overwrite`) `AlreadyExistsError`,
+existing target of rename or copy without `overwrite` `AlreadyExistsError`,
 a permission problem `PermissionDeniedError`, a directory where a file is
 expected (or the reverse) `FailedPreconditionError`, any other OSError
 `UnknownError`; each names the path.
@@ -278,23 +278,29 @@ def isdir(path) -> bool:
 
 
 def makedirs(path) -> None:
-    """Creates directory `path` and any missing parents; fine if it exists."""
+    """Creates directory `path` and any missing parents; fine if it exists.
+
+    FailedPreconditionError if `path` or a parent is a file.
+    """
     fs, p = _filesystem(path)
     with _tf_errors(os.fspath(path)):
         if fs.exists(p) and not fs.isdir(p):
-            raise FileExistsError(17, "File exists and is not a directory")
+            raise NotADirectoryError(20, "Not a directory")
         fs.makedirs(p, exist_ok=True)
 
 
 def mkdir(path) -> None:
-    """Creates directory `path`; its parent must exist. AlreadyExistsError if it exists."""
+    """Creates directory `path`; its parent must exist (NotFoundError). Fine if it exists.
+
+    As in TensorFlow, an existing `path` is not an error.
+    """
     fs, p = _filesystem(path)
     with _tf_errors(os.fspath(path)):
         if fs.exists(p):
-            raise FileExistsError(17, "File exists")
+            return
         parent = posixpath.dirname(p.rstrip("/"))
         if parent and not fs.isdir(parent):
-            raise FileNotFoundError(2, "No such file or directory (the parent directory)")
+            raise FileNotFoundError(2, "No such file or directory")
         fs.mkdir(p, create_parents=False)
 
 
@@ -481,7 +487,7 @@ def MakeDirs(dirname) -> None:  # noqa: N802
 
 
 def MkDir(dirname) -> None:  # noqa: N802
-    """`tf.gfile.MkDir(dirname)`: creates it; AlreadyExistsError if it exists."""
+    """`tf.gfile.MkDir(dirname)`: creates it (its parent must exist)."""
     mkdir(dirname)
 
 

@@ -110,12 +110,13 @@ def test_directories(root):
     tf.gfile.MakeDirs(g.join(root, "d1", "d2"))
     tf.gfile.MakeDirs(g.join(root, "d1", "d2"))  # fine when it exists
     tf.gfile.MkDir(g.join(root, "d3"))
-    with pytest.raises(tf.errors.AlreadyExistsError):
-        tf.gfile.MkDir(g.join(root, "d3"))
+    tf.gfile.MkDir(g.join(root, "d3"))  # TensorFlow: fine when it exists
     with pytest.raises(tf.errors.NotFoundError):
         g.mkdir(g.join(root, "no", "parent"))
     with tf.gfile.GFile(g.join(root, "d1", "f.txt"), "w") as f:
         f.write("x")
+    with pytest.raises(tf.errors.FailedPreconditionError):
+        g.makedirs(g.join(root, "d1", "f.txt"))
     assert sorted(tf.gfile.ListDirectory(root)) == ["d1", "d3"]
     assert sorted(g.listdir(g.join(root, "d1"))) == ["d2", "f.txt"]
     assert tf.gfile.IsDirectory(g.join(root, "d1")) and g.isdir(g.join(root, "d1", "d2"))
