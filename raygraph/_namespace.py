@@ -19,18 +19,26 @@ from ops import registry as _registry
 _ops.load_all()
 
 from raygraph import (  # noqa: E402
+    app,
     dtypes,
     errors,
+    flags,
+    gfile,
     initializers,
+    io,
     layers,
     linalg,
+    logging,
     losses,
     math,
     nn,
     random,
     summary,
+    sysconfig,
+    test,
     timeline,
     train,
+    version,
 )
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
@@ -94,6 +102,7 @@ from raygraph.variables import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
+from raygraph.version import COMPILER_VERSION, GIT_VERSION, GRAPH_DEF_VERSION, VERSION  # noqa: E402
 
 __getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 

@@ -45,6 +45,9 @@ format, one field per line:
     all_model_checkpoint_paths: "model.ckpt-200"
 
 It is parsed line by line; it is written atomically too.
+
+This module is also `tf.io`, for `tf.io.gfile` (TensorFlow's file API; see
+raygraph.gfile). The checkpoint code here uses local files only.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ import safetensors
 import safetensors.numpy
 
 from raygraph import errors
+from raygraph.gfile import io_gfile as gfile  # noqa: F401 - tf.io.gfile
 
 __all__ = [
     "CHECKPOINT_SUFFIX",
