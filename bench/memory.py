@@ -79,10 +79,16 @@ def main() -> None:
     n_before, n_peak = numpy_loop(args.steps)
     print("| process | resident before the steps | peak during the steps | peak - before |")
     print("| --- | --- | --- | --- |")
-    print(f"| raygraph device actor | {a_before * mib:.0f} MiB | {a_peak * mib:.0f} MiB | {(a_peak - a_before) * mib:.1f} MiB |")
-    print(f"| numpy loop | {n_before * mib:.0f} MiB | {n_peak * mib:.0f} MiB | {(n_peak - n_before) * mib:.1f} MiB |")
-    print(f"\nratio of peaks: {a_peak / n_peak:.2f}x; ratio of the growth during the steps: "
-          f"{(a_peak - a_before) / max(n_peak - n_before, 1):.2f}x ({args.steps} steps)")
+    print(
+        f"| raygraph device actor | {a_before * mib:.0f} MiB | {a_peak * mib:.0f} MiB | {(a_peak - a_before) * mib:.1f} MiB |"
+    )
+    print(
+        f"| numpy loop | {n_before * mib:.0f} MiB | {n_peak * mib:.0f} MiB | {(n_peak - n_before) * mib:.1f} MiB |"
+    )
+    print(
+        f"\nratio of peaks: {a_peak / n_peak:.2f}x; ratio of the growth during the steps: "
+        f"{(a_peak - a_before) / max(n_peak - n_before, 1):.2f}x ({args.steps} steps)"
+    )
 
 
 if __name__ == "__main__":

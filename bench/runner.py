@@ -147,7 +147,9 @@ def two_device(rounds: int) -> str:
 
     done = subprocess.run(
         [sys.executable, "-m", "bench.two_device", "--rounds", str(rounds)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         return f"(bench.two_device failed: {done.stderr.strip().splitlines()[-1:]})"
@@ -192,8 +194,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--impls", default=",".join(IMPLS), help="implementations to run")
-    parser.add_argument("--variant", action="append", default=[],
-                        help='an extra raygraph process: "label:VAR=value,..." (an A/B of a setting)')
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help='an extra raygraph process: "label:VAR=value,..." (an A/B of a setting)',
+    )
     args = parser.parse_args()
     names = [n for n in args.workloads if n != TWO_DEVICE]
     results = run(names, args.rounds, args.impls.split(","), args.variant) if names else {}

@@ -308,7 +308,9 @@ class CNN(_TrainStep):
         import os
 
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        spec = importlib.util.spec_from_file_location("bench_train_digits", os.path.join(root, "examples", "train_digits.py"))
+        spec = importlib.util.spec_from_file_location(
+            "bench_train_digits", os.path.join(root, "examples", "train_digits.py")
+        )
         example = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(example)
         example.tf = tf  # the example's own graph code, built with this implementation
@@ -352,6 +354,4 @@ def _tf_config(tf1):
     return tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
 
 
-WORKLOADS = {
-    w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))
-}
+WORKLOADS = {w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))}

@@ -1,6 +1,6 @@
 """Linear regression with gradient descent: the classic first TensorFlow 1.x program.
 
-    python examples/linear_regression.py
+python examples/linear_regression.py
 """
 
 import numpy as np

@@ -38,7 +38,9 @@ def main(epochs: int = 40, batch_size: int = 100, learning_rate: float = 0.01):
         sess.run(tf.global_variables_initializer())
         for epoch in range(epochs):
             for i in range(0, len(x_train), batch_size):
-                sess.run(train_step, feed_dict={x: x_train[i : i + batch_size], y_: y_train[i : i + batch_size]})
+                sess.run(
+                    train_step, feed_dict={x: x_train[i : i + batch_size], y_: y_train[i : i + batch_size]}
+                )
             if (epoch + 1) % 10 == 0:
                 acc = sess.run(accuracy, feed_dict={x: x_test, y_: y_test})
                 print(f"epoch {epoch + 1}: test accuracy {acc:.4f}")

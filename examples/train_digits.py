@@ -29,8 +29,9 @@ import raygraph as tf
 def load_data(seed: int):
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[..., None]  # [N, 8, 8, 1] in [0, 1]
-    return train_test_split(images, digits.target.astype(np.int32), test_size=0.2,
-                            random_state=seed, stratify=digits.target)
+    return train_test_split(
+        images, digits.target.astype(np.int32), test_size=0.2, random_state=seed, stratify=digits.target
+    )
 
 
 def build_model(learning_rate: float):

@@ -49,9 +49,7 @@ def broadcast_shape(a: TensorShape, b: TensorShape) -> TensorShape:
         elif q is None or p == q:
             out.append(p)
         else:
-            raise ValueError(
-                f"Incompatible shapes for broadcasting: {format_shape(a)} and {format_shape(b)}"
-            )
+            raise ValueError(f"Incompatible shapes for broadcasting: {format_shape(a)} and {format_shape(b)}")
     return TensorShape(out)
 
 

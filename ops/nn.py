@@ -436,7 +436,8 @@ class SparseSoftmaxCrossEntropyWithLogits(Op):
         if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
             bad = labels[(labels < 0) | (labels >= classes)].reshape(-1)[0]
             raise errors.InvalidArgumentError(
-                None, None,
+                None,
+                None,
                 f"Received a label value of {int(bad)} which is outside the valid range of "
                 f"[0, {classes}).  Label values: {' '.join(str(int(v)) for v in labels.reshape(-1))}",
             )
@@ -503,8 +504,7 @@ def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, d
 
 
 @api_function("nn.softmax_cross_entropy_with_logits")
-def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
-                                      axis=None):
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
     """Softmax cross-entropy per example; `labels` are constants (no gradient).
 
     >>> tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=scores)

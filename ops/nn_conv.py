@@ -267,9 +267,15 @@ CONV_ATTRS = {
 def _conv_window(x_shape, filter_shape, attrs) -> Window:
     """The Window of a convolution on an NHWC input of x_shape."""
     df = attrs["data_format"]
-    return window(x_shape[1], x_shape[2], filter_shape[:2], spatial(attrs["strides"], df),
-                  spatial(attrs["dilations"], df), attrs["padding"],
-                  explicit_pads(attrs["explicit_paddings"], df))
+    return window(
+        x_shape[1],
+        x_shape[2],
+        filter_shape[:2],
+        spatial(attrs["strides"], df),
+        spatial(attrs["dilations"], df),
+        attrs["padding"],
+        explicit_pads(attrs["explicit_paddings"], df),
+    )
 
 
 def _conv_attrs(op):
@@ -308,7 +314,9 @@ class Conv2D(Op):
         x = _nhwc(xp, input, attrs["data_format"])
         c = filter.shape[2]
         if x.shape[3] != c:
-            raise ValueError(f"Depth of input ({x.shape[3]}) does not match the input depth of the filter ({c})")
+            raise ValueError(
+                f"Depth of input ({x.shape[3]}) does not match the input depth of the filter ({c})"
+            )
         win = _conv_window(x.shape, filter.shape, attrs)
         return _restore(xp, _correlate(xp, _pad(xp, x, win.pads), filter, win), attrs["data_format"])
 
@@ -441,8 +449,14 @@ POOL_ATTRS = {"ksize": REQUIRED, "strides": REQUIRED, "padding": REQUIRED, "data
 
 def _pool_window(x_shape, attrs) -> Window:
     df = attrs["data_format"]
-    return window(x_shape[1], x_shape[2], spatial(attrs["ksize"], df), spatial(attrs["strides"], df),
-                  (1, 1), attrs["padding"])
+    return window(
+        x_shape[1],
+        x_shape[2],
+        spatial(attrs["ksize"], df),
+        spatial(attrs["strides"], df),
+        (1, 1),
+        attrs["padding"],
+    )
 
 
 def _pool_infer(x, attrs):
@@ -498,7 +512,9 @@ class MaxPool(Op):
     def kernel(xp, input, **attrs):
         x = _nhwc(xp, input, attrs["data_format"])
         win = _pool_window(x.shape, attrs)
-        return _restore(xp, _window_max(xp, _pad(xp, x, win.pads, _lowest(xp, x.dtype)), win), attrs["data_format"])
+        return _restore(
+            xp, _window_max(xp, _pad(xp, x, win.pads, _lowest(xp, x.dtype)), win), attrs["data_format"]
+        )
 
     def grad(op, dy):
         return [build("MaxPoolGrad", [op.inputs[0], op.outputs[0], dy], _pool_attrs(op))]
@@ -690,8 +706,17 @@ def _one_of(value, alias, names: str):
 
 
 @api_function("nn.conv2d")
-def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True, data_format="NHWC",
-           dilations=(1, 1, 1, 1), name=None, filters=None):
+def conv2d(
+    input,
+    filter=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
     """2-D convolution of a 4-D input by a [height, width, in, out] filter.
 
     >>> h = tf.nn.conv2d(images, w, strides=[1, 1, 1, 1], padding="SAME")
@@ -702,9 +727,18 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
 
 
 @api_function("nn.conv2d_backprop_input")
-def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=None, padding=None,
-                          use_cudnn_on_gpu=True, data_format="NHWC", dilations=(1, 1, 1, 1), name=None,
-                          filters=None):
+def conv2d_backprop_input(
+    input_sizes,
+    filter=None,
+    out_backprop=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+    filters=None,
+):
     """The gradient of conv2d for its input, of shape `input_sizes`."""
     filter = _one_of(filter, filters, "'filter' and 'filters'")
     attrs = _conv_call_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
@@ -712,16 +746,35 @@ def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=N
 
 
 @api_function("nn.conv2d_backprop_filter")
-def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, use_cudnn_on_gpu=True,
-                           data_format="NHWC", dilations=(1, 1, 1, 1), name=None):
+def conv2d_backprop_filter(
+    input,
+    filter_sizes,
+    out_backprop,
+    strides,
+    padding,
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=(1, 1, 1, 1),
+    name=None,
+):
     """The gradient of conv2d for its filter, of shape `filter_sizes`."""
     attrs = _conv_call_attrs(strides, padding, data_format, dilations, use_cudnn_on_gpu)
     return build("Conv2DBackpropFilter", [input, filter_sizes, out_backprop], attrs, name=name)
 
 
 @api_function("nn.conv2d_transpose")
-def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, padding="SAME",
-                     data_format="NHWC", name=None, input=None, filters=None, dilations=None):
+def conv2d_transpose(
+    value=None,
+    filter=None,
+    output_shape=None,
+    strides=None,
+    padding="SAME",
+    data_format="NHWC",
+    name=None,
+    input=None,
+    filters=None,
+    dilations=None,
+):
     """The transpose (gradient) of conv2d: upsamples `value` to `output_shape`.
 
     >>> up = tf.nn.conv2d_transpose(h, w, [batch, 16, 16, 3], [1, 2, 2, 1])   # w: [kh, kw, 3, C]

@@ -216,8 +216,7 @@ def _static_axis(axis):
 
 
 def _reduce_api(op_type: str, name: str, example: str):
-    def reduce_fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
-                  keep_dims=None):
+    def reduce_fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
         axis = reduction_indices if axis is None else axis
         keepdims = bool(keep_dims if keepdims is None else keepdims)
         x = convert_to_tensor(input_tensor)
@@ -253,8 +252,9 @@ def _floating(value, what: str):
 
 
 @api_function("reduce_logsumexp", "math.reduce_logsumexp")
-def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
-                     keep_dims=None):
+def reduce_logsumexp(
+    input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None
+):
     """log(sum(exp(x))) over `axis`, without overflow: `tf.reduce_logsumexp(logits, axis=1)`.
 
     The max is subtracted first (clamped to the finite range, so that all -inf
@@ -273,8 +273,16 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reductio
 
 
 @api_function("count_nonzero", "math.count_nonzero")
-def count_nonzero(input_tensor=None, axis=None, keepdims=None, dtype=dtypes.int64, name=None,
-                  reduction_indices=None, keep_dims=None, input=None):  # noqa: A002
+def count_nonzero(
+    input_tensor=None,
+    axis=None,
+    keepdims=None,
+    dtype=dtypes.int64,
+    name=None,
+    reduction_indices=None,
+    keep_dims=None,
+    input=None,
+):  # noqa: A002
     """The number of elements that are not zero (or False) over `axis`: `tf.count_nonzero(mask)`."""
     input_tensor = input if input_tensor is None else input_tensor
     with name_scope(name or "count_nonzero"):
@@ -317,7 +325,9 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None, keep_dims
 def _check_norm_order(ord, axis, matrix: bool) -> None:  # noqa: A002
     if matrix:
         if ord == 2 or ord not in ("euclidean", "fro", 1, np.inf):
-            raise ValueError(f"norm: matrix norm ord={ord!r} is not supported; use 'euclidean'/'fro', 1 or np.inf")
+            raise ValueError(
+                f"norm: matrix norm ord={ord!r} is not supported; use 'euclidean'/'fro', 1 or np.inf"
+            )
     elif ord == "fro" and axis is not None:
         raise ValueError("norm: ord='fro' needs axis=None or a pair of axes")
     elif isinstance(ord, str) and ord not in ("euclidean", "fro"):

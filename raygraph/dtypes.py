@@ -142,4 +142,3 @@ def as_dtype(value) -> DType:
     if npd in _BY_NP:
         return _BY_NP[npd]
     raise TypeError(f"Cannot convert {value!r} to a raygraph dtype: {npd} is not supported")
-

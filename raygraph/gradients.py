@@ -22,9 +22,17 @@ from ops import api, registry
 from raygraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph, name_scope
 
 
-def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False,
-              gate_gradients=False, aggregation_method=None, stop_gradients=None,
-              unconnected_gradients="none"):
+def gradients(
+    ys,
+    xs,
+    grad_ys=None,
+    name="gradients",
+    colocate_gradients_with_ops=False,
+    gate_gradients=False,
+    aggregation_method=None,
+    stop_gradients=None,
+    unconnected_gradients="none",
+):
     """Symbolic derivatives of sum(ys) with respect to each x in xs.
 
     >>> dw, db = tf.gradients(loss, [w, b])
@@ -152,4 +160,3 @@ def _sum(grads: list):
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
-

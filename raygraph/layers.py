@@ -101,7 +101,9 @@ class Layer:
     @property
     def scope_name(self) -> str:
         if self._scope is None:
-            raise ValueError(f"No name available for layer scope because the layer {self.name!r} has not been used yet.")
+            raise ValueError(
+                f"No name available for layer scope because the layer {self.name!r} has not been used yet."
+            )
         return self._scope.name
 
     @property
@@ -135,15 +137,20 @@ class Layer:
         """The activity regularization losses made by calls."""
         return list(self._losses)
 
-    def add_weight(self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True,
-                   constraint=None):
+    def add_weight(
+        self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True, constraint=None
+    ):
         """Gets or creates variable `<scope>/<name>` with `get_variable` in the layer's scope."""
         reuse = True if self.built else self._reuse
         with variable_scope(self._scope, reuse=reuse, auxiliary_name_scope=False):
             variable = get_variable(
-                name, shape, dtype=dtypes.as_dtype(dtype or self.dtype or dtypes.float32),
-                initializer=initializer, regularizer=regularizer,
-                trainable=trainable and self.trainable, constraint=constraint,
+                name,
+                shape,
+                dtype=dtypes.as_dtype(dtype or self.dtype or dtypes.float32),
+                initializer=initializer,
+                regularizer=regularizer,
+                trainable=trainable and self.trainable,
+                constraint=constraint,
             )
         if variable not in self._weights:
             self._weights.append(variable)
@@ -253,9 +260,18 @@ def _data_format(data_format: str) -> str:
 # -- dense --------------------------------------------------------------------------------
 
 
-def _weight_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
-                    kernel_regularizer, bias_regularizer, activity_regularizer,
-                    kernel_constraint, bias_constraint) -> None:
+def _weight_options(
+    layer,
+    activation,
+    use_bias,
+    kernel_initializer,
+    bias_initializer,
+    kernel_regularizer,
+    bias_regularizer,
+    activity_regularizer,
+    kernel_constraint,
+    bias_constraint,
+) -> None:
     """Stores the options every kernel-and-bias layer (Dense, Conv2D) takes, under TF's names."""
     layer.activation = activation
     layer.use_bias = use_bias
@@ -277,15 +293,36 @@ class Dense(Layer):
 
     min_ndim = 2
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=_ZEROS, kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, trainable=True, name=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=_ZEROS,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
         self.units = int(units)
-        _weight_options(self, activation, use_bias, kernel_initializer, bias_initializer,
-                        kernel_regularizer, bias_regularizer, activity_regularizer,
-                        kernel_constraint, bias_constraint)
+        _weight_options(
+            self,
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
 
     def build(self, input_shape) -> None:
         last = input_shape.dims[-1] if input_shape.dims else None
@@ -295,12 +332,22 @@ class Dense(Layer):
                 f"Full input shape received: {input_shape} (layer {self.name!r})"
             )
         self._input_axes = {-1: last}
-        self.kernel = self.add_weight("kernel", [last, self.units], initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.kernel = self.add_weight(
+            "kernel",
+            [last, self.units],
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.units], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                "bias",
+                [self.units],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def call(self, inputs):
         rank = inputs.shape.ndims
@@ -314,19 +361,42 @@ class Dense(Layer):
         return self.activation(outputs) if self.activation is not None else outputs
 
 
-def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
-          bias_initializer=_ZEROS, kernel_regularizer=None, bias_regularizer=None,
-          activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-          name=None, reuse=None):
+def dense(
+    inputs,
+    units,
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=_ZEROS,
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
     """A fully connected layer: `tf.layers.dense(x, 256, activation=tf.nn.relu)`.
 
     Inputs of rank > 2 are contracted over their last axis ([b, t, d] -> [b, t, units]).
     """
-    layer = Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                  bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                  bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                  kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                  trainable=trainable, name=name, _scope=name, _reuse=reuse)
+    layer = Dense(
+        units,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
     return layer(inputs)
 
 
@@ -342,11 +412,27 @@ class Conv2D(Layer):
 
     ndim = 4
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=_ZEROS, kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, trainable=True, name=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=_ZEROS,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
@@ -354,9 +440,18 @@ class Conv2D(Layer):
         self.padding = _padding(padding)
         self.data_format = _data_format(data_format)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        _weight_options(self, activation, use_bias, kernel_initializer, bias_initializer,
-                        kernel_regularizer, bias_regularizer, activity_regularizer,
-                        kernel_constraint, bias_constraint)
+        _weight_options(
+            self,
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
 
     def build(self, input_shape) -> None:
         axis = 1 if self.data_format == "NCHW" else -1
@@ -368,34 +463,80 @@ class Conv2D(Layer):
             )
         self._input_axes = {axis: channels}
         shape = list(self.kernel_size) + [channels, self.filters]
-        self.kernel = self.add_weight("kernel", shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.kernel = self.add_weight(
+            "kernel",
+            shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.filters], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                "bias",
+                [self.filters],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def call(self, inputs):
-        outputs = api.nn.conv2d(inputs, self.kernel, strides=self.strides, padding=self.padding,
-                                data_format=self.data_format, dilations=self.dilation_rate)
+        outputs = api.nn.conv2d(
+            inputs,
+            self.kernel,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dilations=self.dilation_rate,
+        )
         if self.bias is not None:
             outputs = api.nn.bias_add(outputs, self.bias, data_format=self.data_format)
         return self.activation(outputs) if self.activation is not None else outputs
 
 
-def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-           dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
-           bias_initializer=_ZEROS, kernel_regularizer=None, bias_regularizer=None,
-           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-           name=None, reuse=None):
+def conv2d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1),
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=(1, 1),
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=_ZEROS,
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
     """A 2-D convolution layer: `tf.layers.conv2d(images, 32, 5, padding="same")`."""
-    layer = Conv2D(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                   dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
-                   kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                   kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                   bias_constraint=bias_constraint, trainable=trainable, name=name, _scope=name,
-                   _reuse=reuse)
+    layer = Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _scope=name,
+        _reuse=reuse,
+    )
     return layer(inputs)
 
 
@@ -403,8 +544,7 @@ class _Pooling2D(Layer):
     ndim = 4
     _pool = ""
 
-    def __init__(self, pool_size, strides, padding="valid", data_format="channels_last", name=None,
-                 **kwargs):
+    def __init__(self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides")
@@ -413,8 +553,13 @@ class _Pooling2D(Layer):
 
     def call(self, inputs):
         pool = getattr(api.nn, self._pool)
-        return pool(inputs, ksize=self.pool_size, strides=self.strides, padding=self.padding,
-                    data_format=self.data_format)
+        return pool(
+            inputs,
+            ksize=self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+        )
 
 
 class MaxPooling2D(_Pooling2D):
@@ -545,16 +690,37 @@ class BatchNormalization(Layer):
     the biased one.
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer=_ZEROS, gamma_initializer=_ONES,
-                 moving_mean_initializer=_ZEROS,
-                 moving_variance_initializer=_ONES, beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, renorm=False,
-                 renorm_clipping=None, renorm_momentum=0.99, fused=None, trainable=True,
-                 virtual_batch_size=None, adjustment=None, name=None, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer=_ZEROS,
+        gamma_initializer=_ONES,
+        moving_mean_initializer=_ZEROS,
+        moving_variance_initializer=_ONES,
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
+        fused=None,
+        trainable=True,
+        virtual_batch_size=None,
+        adjustment=None,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
-        for flag, what in ((renorm, "renorm"), (virtual_batch_size, "virtual_batch_size"),
-                           (adjustment, "adjustment")):
+        for flag, what in (
+            (renorm, "renorm"),
+            (virtual_batch_size, "virtual_batch_size"),
+            (adjustment, "adjustment"),
+        ):
             if flag:
                 raise NotImplementedError(f"BatchNormalization: `{what}` is not supported by raygraph")
         self.axis = list(axis) if isinstance(axis, list | tuple) else axis
@@ -562,9 +728,12 @@ class BatchNormalization(Layer):
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
-        self.initializers = dict(beta=beta_initializer, gamma=gamma_initializer,
-                                 moving_mean=moving_mean_initializer,
-                                 moving_variance=moving_variance_initializer)
+        self.initializers = dict(
+            beta=beta_initializer,
+            gamma=gamma_initializer,
+            moving_mean=moving_mean_initializer,
+            moving_variance=moving_variance_initializer,
+        )
         self.regularizers = dict(beta=beta_regularizer, gamma=gamma_regularizer)
         self.constraints = dict(beta=beta_constraint, gamma=gamma_constraint)
         self.fused = fused
@@ -583,8 +752,12 @@ class BatchNormalization(Layer):
             )
         self._input_axes = dict(zip(self._axes, param_shape))
         self._rank = rank
-        self._use_fused = (self.fused is not False and rank == 4 and self._axes in ([1], [3])
-                           and self.dtype in (dtypes.float16, dtypes.float32))
+        self._use_fused = (
+            self.fused is not False
+            and rank == 4
+            and self._axes in ([1], [3])
+            and self.dtype in (dtypes.float16, dtypes.float32)
+        )
         param_dtype = dtypes.float32 if self.dtype == dtypes.float16 else self.dtype
         self.gamma = self._param("gamma", param_shape, param_dtype) if self.scale else None
         self.beta = self._param("beta", param_shape, param_dtype) if self.center else None
@@ -592,9 +765,15 @@ class BatchNormalization(Layer):
         self.moving_variance = self._param("moving_variance", param_shape, param_dtype, trainable=False)
 
     def _param(self, name, shape, dtype, trainable=True):
-        return self.add_weight(name, shape, dtype=dtype, initializer=self.initializers[name],
-                               regularizer=self.regularizers.get(name), trainable=trainable,
-                               constraint=self.constraints.get(name))
+        return self.add_weight(
+            name,
+            shape,
+            dtype=dtype,
+            initializer=self.initializers[name],
+            regularizer=self.regularizers.get(name),
+            trainable=trainable,
+            constraint=self.constraints.get(name),
+        )
 
     def call(self, inputs, training=False):
         training = _training_flag(training, self.name)
@@ -604,7 +783,10 @@ class BatchNormalization(Layer):
         else:
             batch_mean, batch_variance = api.nn.moments(inputs, reduction_axes)
             param_dtype = self.moving_mean.dtype  # float32 for float16 inputs
-            batch_mean, batch_variance = api.cast(batch_mean, param_dtype), api.cast(batch_variance, param_dtype)
+            batch_mean, batch_variance = (
+                api.cast(batch_mean, param_dtype),
+                api.cast(batch_variance, param_dtype),
+            )
             if training is True:
                 mean, variance = batch_mean, batch_variance
             else:
@@ -612,8 +794,12 @@ class BatchNormalization(Layer):
                 variance = _select(training, batch_variance, self.moving_variance)
             self._add_updates(inputs, batch_mean, batch_variance, reduction_axes, training)
         return api.nn.batch_normalization(
-            inputs, self._broadcast(mean), self._broadcast(variance), self._broadcast(self.beta),
-            self._broadcast(self.gamma), self.epsilon,
+            inputs,
+            self._broadcast(mean),
+            self._broadcast(variance),
+            self._broadcast(self.beta),
+            self._broadcast(self.gamma),
+            self.epsilon,
         )
 
     def _broadcast(self, value):
@@ -659,29 +845,60 @@ def _assign_moving_average(variable, value, momentum):
         return variable.assign_sub(delta, name=scope).op
 
 
-def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                        beta_initializer=_ZEROS,
-                        gamma_initializer=_ONES,
-                        moving_mean_initializer=_ZEROS,
-                        moving_variance_initializer=_ONES, beta_regularizer=None,
-                        gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                        training=False, trainable=True, name=None, reuse=None, renorm=False,
-                        renorm_clipping=None, renorm_momentum=0.99, fused=None, virtual_batch_size=None,
-                        adjustment=None):
+def batch_normalization(
+    inputs,
+    axis=-1,
+    momentum=0.99,
+    epsilon=1e-3,
+    center=True,
+    scale=True,
+    beta_initializer=_ZEROS,
+    gamma_initializer=_ONES,
+    moving_mean_initializer=_ZEROS,
+    moving_variance_initializer=_ONES,
+    beta_regularizer=None,
+    gamma_regularizer=None,
+    beta_constraint=None,
+    gamma_constraint=None,
+    training=False,
+    trainable=True,
+    name=None,
+    reuse=None,
+    renorm=False,
+    renorm_clipping=None,
+    renorm_momentum=0.99,
+    fused=None,
+    virtual_batch_size=None,
+    adjustment=None,
+):
     """Batch normalization: `tf.layers.batch_normalization(h, training=is_training)`.
 
     Run the ops in tf.GraphKeys.UPDATE_OPS with the training step to update the moving
     mean and variance that inference uses.
     """
     layer = BatchNormalization(
-        axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
-        beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+        axis=axis,
+        momentum=momentum,
+        epsilon=epsilon,
+        center=center,
+        scale=scale,
+        beta_initializer=beta_initializer,
+        gamma_initializer=gamma_initializer,
         moving_mean_initializer=moving_mean_initializer,
-        moving_variance_initializer=moving_variance_initializer, beta_regularizer=beta_regularizer,
-        gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-        gamma_constraint=gamma_constraint, renorm=renorm, renorm_clipping=renorm_clipping,
-        renorm_momentum=renorm_momentum, fused=fused, trainable=trainable,
-        virtual_batch_size=virtual_batch_size, adjustment=adjustment, name=name, _scope=name,
+        moving_variance_initializer=moving_variance_initializer,
+        beta_regularizer=beta_regularizer,
+        gamma_regularizer=gamma_regularizer,
+        beta_constraint=beta_constraint,
+        gamma_constraint=gamma_constraint,
+        renorm=renorm,
+        renorm_clipping=renorm_clipping,
+        renorm_momentum=renorm_momentum,
+        fused=fused,
+        trainable=trainable,
+        virtual_batch_size=virtual_batch_size,
+        adjustment=adjustment,
+        name=name,
+        _scope=name,
         _reuse=reuse,
     )
     return layer(inputs, training=training)

@@ -59,8 +59,14 @@ class Reduction:
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
-        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_OVER_NONZERO_WEIGHTS,
-                cls.SUM_BY_NONZERO_WEIGHTS)
+        return (
+            cls.NONE,
+            cls.SUM,
+            cls.MEAN,
+            cls.SUM_OVER_BATCH_SIZE,
+            cls.SUM_OVER_NONZERO_WEIGHTS,
+            cls.SUM_BY_NONZERO_WEIGHTS,
+        )
 
     @classmethod
     def validate(cls, key) -> None:
@@ -123,8 +129,13 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None
 # -- weighting and reduction --------------------------------------------------------
 
 
-def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-                          reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def compute_weighted_loss(
+    losses,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Multiplies `losses` by `weights` and reduces them by `reduction` (see the module doc).
 
     >>> per_example = tf.square(y - p)
@@ -201,16 +212,20 @@ def _as_float_pair(labels, predictions, what="predictions"):
 
 def _check_same_shape(labels, predictions, what) -> None:
     if not predictions.shape.is_compatible_with(labels.shape):
-        raise ValueError(
-            f"Shapes of {what} {predictions.shape} and labels {labels.shape} are incompatible."
-        )
+        raise ValueError(f"Shapes of {what} {predictions.shape} and labels {labels.shape} are incompatible.")
 
 
 # -- the losses -----------------------------------------------------------------------
 
 
-def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-                        reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def absolute_difference(
+    labels,
+    predictions,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Weighted |predictions - labels|.
 
     >>> tf.losses.absolute_difference(labels=y, predictions=p)
@@ -221,8 +236,14 @@ def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_colle
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-                       reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def mean_squared_error(
+    labels,
+    predictions,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Weighted (predictions - labels) ** 2, reduced (by default, the mean over non-zero weights).
 
     >>> loss = tf.losses.mean_squared_error(labels=y, predictions=model(x))
@@ -233,8 +254,15 @@ def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collec
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def huber_loss(labels, predictions, weights=1.0, delta=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-               reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def huber_loss(
+    labels,
+    predictions,
+    weights=1.0,
+    delta=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """0.5 * e ** 2 where |e| <= delta, else delta * (|e| - 0.5 * delta); e = predictions - labels.
 
     >>> tf.losses.huber_loss(labels=y, predictions=p, delta=2.0)
@@ -251,8 +279,15 @@ def huber_loss(labels, predictions, weights=1.0, delta=1.0, scope=None, loss_col
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def log_loss(labels, predictions, weights=1.0, epsilon=1e-7, scope=None, loss_collection=GraphKeys.LOSSES,
-             reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def log_loss(
+    labels,
+    predictions,
+    weights=1.0,
+    epsilon=1e-7,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """-labels * log(p + eps) - (1 - labels) * log(1 - p + eps), for probabilities p.
 
     >>> tf.losses.log_loss(labels=y, predictions=tf.sigmoid(logits))
@@ -265,8 +300,16 @@ def log_loss(labels, predictions, weights=1.0, epsilon=1e-7, scope=None, loss_co
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def cosine_distance(labels, predictions, axis=None, weights=1.0, scope=None,
-                    loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS, dim=None):
+def cosine_distance(
+    labels,
+    predictions,
+    axis=None,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+    dim=None,
+):
     """1 - sum(labels * predictions, axis), for unit-normalized labels and predictions.
 
     >>> tf.losses.cosine_distance(tf.nn.l2_normalize(y, 1), tf.nn.l2_normalize(p, 1), axis=1)
@@ -281,8 +324,14 @@ def cosine_distance(labels, predictions, axis=None, weights=1.0, scope=None,
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def hinge_loss(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-               reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def hinge_loss(
+    labels,
+    logits,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """max(0, 1 - (2 * labels - 1) * logits) for labels in {0, 1}.
 
     >>> tf.losses.hinge_loss(labels=y, logits=scores)
@@ -295,8 +344,15 @@ def hinge_loss(labels, logits, weights=1.0, scope=None, loss_collection=GraphKey
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, scope=None,
-                          loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def sigmoid_cross_entropy(
+    multi_class_labels,
+    logits,
+    weights=1.0,
+    label_smoothing=0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Logistic loss of independent binary labels; smoothing moves labels toward 0.5.
 
     >>> tf.losses.sigmoid_cross_entropy(multi_class_labels=tags, logits=scores)
@@ -315,8 +371,15 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 
-def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, scope=None,
-                          loss_collection=GraphKeys.LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def softmax_cross_entropy(
+    onehot_labels,
+    logits,
+    weights=1.0,
+    label_smoothing=0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Softmax cross-entropy of one-hot labels, weighted per example.
 
     With label_smoothing s, the labels become labels * (1 - s) + s / num_classes.
@@ -346,8 +409,14 @@ def _last_dim(x):
     return api.shape(x)[-1]
 
 
-def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
-                                 reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def sparse_softmax_cross_entropy(
+    labels,
+    logits,
+    weights=1.0,
+    scope=None,
+    loss_collection=GraphKeys.LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Softmax cross-entropy of integer class labels (labels of shape [N] or [N, 1]).
 
     >>> loss = tf.losses.sparse_softmax_cross_entropy(labels=digits, logits=logits)
@@ -358,7 +427,9 @@ def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_c
         raise ValueError("Argument `logits` must not be None.")
     with name_scope(scope, "sparse_softmax_cross_entropy_loss", (logits, labels, weights)) as scope:
         labels, logits, weights = _remove_squeezable_dimensions(labels, logits, weights)
-        losses = api.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+        losses = api.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=logits, name="xentropy"
+        )
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 

@@ -81,9 +81,20 @@ class VariableScope:
     ('foo', 'foo/')
     """
 
-    def __init__(self, reuse, name="", initializer=None, regularizer=None, caching_device=None,
-                 partitioner=None, custom_getter=None, name_scope="", dtype=dtypes.float32,
-                 use_resource=None, constraint=None):
+    def __init__(
+        self,
+        reuse,
+        name="",
+        initializer=None,
+        regularizer=None,
+        caching_device=None,
+        partitioner=None,
+        custom_getter=None,
+        name_scope="",
+        dtype=dtypes.float32,
+        use_resource=None,
+        constraint=None,
+    ):
         self._name = name
         self._reuse = reuse
         self._initializer = initializer
@@ -147,10 +158,26 @@ class VariableScope:
     def local_variables(self) -> list:
         return self.get_collection(GraphKeys.LOCAL_VARIABLES)
 
-    def get_variable(self, var_store, name, shape=None, dtype=None, initializer=None, regularizer=None,
-                     reuse=None, trainable=None, collections=None, caching_device=None,
-                     partitioner=None, validate_shape=True, use_resource=None, custom_getter=None,
-                     constraint=None, synchronization=None, aggregation=None):
+    def get_variable(
+        self,
+        var_store,
+        name,
+        shape=None,
+        dtype=None,
+        initializer=None,
+        regularizer=None,
+        reuse=None,
+        trainable=None,
+        collections=None,
+        caching_device=None,
+        partitioner=None,
+        validate_shape=True,
+        use_resource=None,
+        custom_getter=None,
+        constraint=None,
+        synchronization=None,
+        aggregation=None,
+    ):
         """`get_variable` with this scope's defaults filled in (see the module function)."""
         if regularizer is None:
             regularizer = self._regularizer
@@ -173,12 +200,22 @@ class VariableScope:
             dtype = self._dtype
         with get_default_graph().name_scope(None):  # variable names ignore the name scope
             return var_store.get_variable(
-                full_name, shape=shape, dtype=dtype, initializer=initializer, regularizer=regularizer,
-                reuse=reuse, trainable=trainable, collections=collections,
-                caching_device=caching_device, partitioner=partitioner,
-                validate_shape=validate_shape, use_resource=use_resource,
-                custom_getter=custom_getter, constraint=constraint,
-                synchronization=synchronization, aggregation=aggregation,
+                full_name,
+                shape=shape,
+                dtype=dtype,
+                initializer=initializer,
+                regularizer=regularizer,
+                reuse=reuse,
+                trainable=trainable,
+                collections=collections,
+                caching_device=caching_device,
+                partitioner=partitioner,
+                validate_shape=validate_shape,
+                use_resource=use_resource,
+                custom_getter=custom_getter,
+                constraint=constraint,
+                synchronization=synchronization,
+                aggregation=aggregation,
             )
 
     def __repr__(self) -> str:
@@ -280,18 +317,44 @@ class _VariableStore:
     def __init__(self):
         self.vars: dict[str, Variable] = {}
 
-    def get_variable(self, name, shape=None, dtype=dtypes.float32, initializer=None, regularizer=None,
-                     reuse=None, trainable=None, collections=None, caching_device=None,
-                     partitioner=None, validate_shape=True, use_resource=None, custom_getter=None,
-                     constraint=None, synchronization=None, aggregation=None):
+    def get_variable(
+        self,
+        name,
+        shape=None,
+        dtype=dtypes.float32,
+        initializer=None,
+        regularizer=None,
+        reuse=None,
+        trainable=None,
+        collections=None,
+        caching_device=None,
+        partitioner=None,
+        validate_shape=True,
+        use_resource=None,
+        custom_getter=None,
+        constraint=None,
+        synchronization=None,
+        aggregation=None,
+    ):
         if custom_getter is not None and not callable(custom_getter):
             raise ValueError(f"Passed a custom_getter which is not callable: {custom_getter!r}")
         dtype = getattr(dtype, "base_dtype", dtype)
         kwargs = dict(
-            name=name, shape=shape, dtype=dtype, initializer=initializer, regularizer=regularizer,
-            reuse=reuse, trainable=trainable, collections=collections, caching_device=caching_device,
-            partitioner=partitioner, validate_shape=validate_shape, use_resource=use_resource,
-            constraint=constraint, synchronization=synchronization, aggregation=aggregation,
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            initializer=initializer,
+            regularizer=regularizer,
+            reuse=reuse,
+            trainable=trainable,
+            collections=collections,
+            caching_device=caching_device,
+            partitioner=partitioner,
+            validate_shape=validate_shape,
+            use_resource=use_resource,
+            constraint=constraint,
+            synchronization=synchronization,
+            aggregation=aggregation,
         )
         if custom_getter is None:
             return self._true_getter(**kwargs)
@@ -299,10 +362,24 @@ class _VariableStore:
             kwargs.pop("constraint")
         return custom_getter(getter=self._true_getter, **kwargs)
 
-    def _true_getter(self, name, shape=None, dtype=dtypes.float32, initializer=None, regularizer=None,
-                     reuse=None, trainable=None, collections=None, caching_device=None,
-                     partitioner=None, validate_shape=True, use_resource=None, constraint=None,
-                     synchronization=None, aggregation=None):
+    def _true_getter(
+        self,
+        name,
+        shape=None,
+        dtype=dtypes.float32,
+        initializer=None,
+        regularizer=None,
+        reuse=None,
+        trainable=None,
+        collections=None,
+        caching_device=None,
+        partitioner=None,
+        validate_shape=True,
+        use_resource=None,
+        constraint=None,
+        synchronization=None,
+        aggregation=None,
+    ):
         if partitioner is not None and not (shape is not None and as_shape(shape).dims == ()):
             raise NotImplementedError(
                 f"Variable {name}: partitioned variables (partitioner=...) are not supported by raygraph"
@@ -310,13 +387,33 @@ class _VariableStore:
         if reuse is None:
             reuse = False
         return self._get_single_variable(
-            name, shape, dtypes.as_dtype(dtype), initializer, regularizer, reuse,
-            True if trainable is None else trainable, collections, caching_device, validate_shape,
+            name,
+            shape,
+            dtypes.as_dtype(dtype),
+            initializer,
+            regularizer,
+            reuse,
+            True if trainable is None else trainable,
+            collections,
+            caching_device,
+            validate_shape,
             constraint,
         )
 
-    def _get_single_variable(self, name, shape, dtype, initializer, regularizer, reuse, trainable,
-                             collections, caching_device, validate_shape, constraint):
+    def _get_single_variable(
+        self,
+        name,
+        shape,
+        dtype,
+        initializer,
+        regularizer,
+        reuse,
+        trainable,
+        collections,
+        caching_device,
+        validate_shape,
+        constraint,
+    ):
         from_value = initializer is not None and not callable(initializer)
         if shape is not None and from_value:
             raise ValueError(f"If initializer is a constant, do not specify shape (variable {name}).")
@@ -333,8 +430,13 @@ class _VariableStore:
         else:
             initial_value, variable_dtype = _initial_value_fn(name, initializer, shape, dtype), dtype
         variable = Variable(
-            initial_value=initial_value, name=name, trainable=trainable, collections=collections,
-            caching_device=caching_device, dtype=variable_dtype, validate_shape=validate_shape,
+            initial_value=initial_value,
+            name=name,
+            trainable=trainable,
+            collections=collections,
+            caching_device=caching_device,
+            dtype=variable_dtype,
+            validate_shape=validate_shape,
             constraint=constraint,
         )
         self.vars[name] = variable
@@ -352,8 +454,7 @@ class _VariableStore:
             )
         if not shape.is_compatible_with(found.shape):
             raise ValueError(
-                f"Trying to share variable {name}, but specified shape {shape} and found shape "
-                f"{found.shape}."
+                f"Trying to share variable {name}, but specified shape {shape} and found shape {found.shape}."
             )
         if dtype != found.dtype:
             raise ValueError(
@@ -409,8 +510,10 @@ def _needs_no_arguments(fn) -> bool:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return False
-    return all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-               for p in params)
+    return all(
+        p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in params
+    )
 
 
 def _add_regularization_loss(name, variable, regularizer) -> None:
@@ -424,10 +527,23 @@ def _add_regularization_loss(name, variable, regularizer) -> None:
 # -- the public functions ------------------------------------------------------
 
 
-def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=None,
-                 collections=None, caching_device=None, partitioner=None, validate_shape=True,
-                 use_resource=None, custom_getter=None, constraint=None, synchronization=None,
-                 aggregation=None) -> Variable:
+def get_variable(
+    name,
+    shape=None,
+    dtype=None,
+    initializer=None,
+    regularizer=None,
+    trainable=None,
+    collections=None,
+    caching_device=None,
+    partitioner=None,
+    validate_shape=True,
+    use_resource=None,
+    custom_getter=None,
+    constraint=None,
+    synchronization=None,
+    aggregation=None,
+) -> Variable:
     """Gets an existing variable or creates a new one, named by the current variable scope.
 
     >>> with tf.variable_scope("dense"):
@@ -439,28 +555,62 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     ones zeros. `initializer` may also be a value or Tensor (then give no shape).
     """
     return get_variable_scope().get_variable(
-        _get_default_variable_store(), name, shape=shape, dtype=dtype, initializer=initializer,
-        regularizer=regularizer, trainable=trainable, collections=collections,
-        caching_device=caching_device, partitioner=partitioner, validate_shape=validate_shape,
-        use_resource=use_resource, custom_getter=custom_getter, constraint=constraint,
-        synchronization=synchronization, aggregation=aggregation,
+        _get_default_variable_store(),
+        name,
+        shape=shape,
+        dtype=dtype,
+        initializer=initializer,
+        regularizer=regularizer,
+        trainable=trainable,
+        collections=collections,
+        caching_device=caching_device,
+        partitioner=partitioner,
+        validate_shape=validate_shape,
+        use_resource=use_resource,
+        custom_getter=custom_getter,
+        constraint=constraint,
+        synchronization=synchronization,
+        aggregation=aggregation,
     )
 
 
-def get_local_variable(name, shape=None, dtype=None, initializer=None, regularizer=None,
-                       trainable=False, collections=None, caching_device=None, partitioner=None,
-                       validate_shape=True, use_resource=None, custom_getter=None, constraint=None,
-                       synchronization=None, aggregation=None) -> Variable:
+def get_local_variable(
+    name,
+    shape=None,
+    dtype=None,
+    initializer=None,
+    regularizer=None,
+    trainable=False,
+    collections=None,
+    caching_device=None,
+    partitioner=None,
+    validate_shape=True,
+    use_resource=None,
+    custom_getter=None,
+    constraint=None,
+    synchronization=None,
+    aggregation=None,
+) -> Variable:
     """`get_variable` for a non-trainable variable in the LOCAL_VARIABLES collection.
 
     >>> count = tf.get_local_variable("count", [], dtype=tf.int32)
     """
     collections = list(collections or []) + [GraphKeys.LOCAL_VARIABLES]
     return get_variable(
-        name, shape=shape, dtype=dtype, initializer=initializer, regularizer=regularizer,
-        trainable=False, collections=collections, caching_device=caching_device,
-        partitioner=partitioner, validate_shape=validate_shape, use_resource=use_resource,
-        custom_getter=custom_getter, constraint=constraint, synchronization=synchronization,
+        name,
+        shape=shape,
+        dtype=dtype,
+        initializer=initializer,
+        regularizer=regularizer,
+        trainable=False,
+        collections=collections,
+        caching_device=caching_device,
+        partitioner=partitioner,
+        validate_shape=validate_shape,
+        use_resource=use_resource,
+        custom_getter=custom_getter,
+        constraint=constraint,
+        synchronization=synchronization,
         aggregation=aggregation,
     )
 
@@ -479,29 +629,51 @@ class variable_scope:  # noqa: N801 - TensorFlow's name
     variable names). With `auxiliary_name_scope=False` no name scope is opened.
     """
 
-    def __init__(self, name_or_scope, default_name=None, values=None, initializer=None,
-                 regularizer=None, caching_device=None, partitioner=None, custom_getter=None,
-                 reuse=None, dtype=None, use_resource=None, constraint=None,
-                 auxiliary_name_scope=True):
+    def __init__(
+        self,
+        name_or_scope,
+        default_name=None,
+        values=None,
+        initializer=None,
+        regularizer=None,
+        caching_device=None,
+        partitioner=None,
+        custom_getter=None,
+        reuse=None,
+        dtype=None,
+        use_resource=None,
+        constraint=None,
+        auxiliary_name_scope=True,
+    ):
         if name_or_scope is None and default_name is None:
             raise TypeError("If default_name is None then name_or_scope is required")
         if name_or_scope is not None and not isinstance(name_or_scope, str | VariableScope):
-            raise TypeError(f"VariableScope: name_or_scope must be a string or VariableScope, got {name_or_scope!r}")
+            raise TypeError(
+                f"VariableScope: name_or_scope must be a string or VariableScope, got {name_or_scope!r}"
+            )
         if reuse is False:
             reuse = None  # reuse=False does not switch off an outer scope's reuse
         if reuse not in (True, None, AUTO_REUSE):
             raise ValueError("The reuse parameter must be True or False or None.")
         if not isinstance(auxiliary_name_scope, bool):
-            raise TypeError(f"The auxiliary_name_scope must be `True` or `False`, got {auxiliary_name_scope!r}")
+            raise TypeError(
+                f"The auxiliary_name_scope must be `True` or `False`, got {auxiliary_name_scope!r}"
+            )
         if name_or_scope is None and reuse:
             raise ValueError("reuse=True cannot be used without a name_or_scope")
         self._name_or_scope = name_or_scope
         self._default_name = default_name
         self._values = values or []
-        self._settings = dict(initializer=initializer, regularizer=regularizer,
-                              caching_device=caching_device, partitioner=partitioner,
-                              custom_getter=custom_getter, dtype=dtype,
-                              use_resource=use_resource, constraint=constraint)
+        self._settings = dict(
+            initializer=initializer,
+            regularizer=regularizer,
+            caching_device=caching_device,
+            partitioner=partitioner,
+            custom_getter=custom_getter,
+            dtype=dtype,
+            use_resource=use_resource,
+            constraint=constraint,
+        )
         self._reuse = reuse
         self._auxiliary_name_scope = auxiliary_name_scope
         self._stack = None
@@ -553,11 +725,17 @@ class variable_scope:  # noqa: N801 - TensorFlow's name
         else:
             full = f"{old.name}/{name_or_scope}" if old.name else name_or_scope
             new = VariableScope(
-                self._reuse or old.reuse, name=full, initializer=old.initializer,
-                regularizer=old.regularizer, caching_device=old.caching_device,
-                partitioner=old.partitioner, dtype=old.dtype, custom_getter=old.custom_getter,
+                self._reuse or old.reuse,
+                name=full,
+                initializer=old.initializer,
+                regularizer=old.regularizer,
+                caching_device=old.caching_device,
+                partitioner=old.partitioner,
+                dtype=old.dtype,
+                custom_getter=old.custom_getter,
                 name_scope=name_scope if name_scope is not None else name_or_scope,
-                use_resource=old.use_resource, constraint=self._settings["constraint"],
+                use_resource=old.use_resource,
+                constraint=self._settings["constraint"],
             )
             self._apply_settings(new, old.custom_getter)
             scopes.open(full)
@@ -568,11 +746,17 @@ class variable_scope:  # noqa: N801 - TensorFlow's name
 
     def _copy_of(self, scope: VariableScope) -> VariableScope:
         new = VariableScope(
-            self._reuse if self._reuse else scope.reuse, name=scope.name,
-            initializer=scope.initializer, regularizer=scope.regularizer,
-            caching_device=scope.caching_device, partitioner=scope.partitioner, dtype=scope.dtype,
-            custom_getter=scope.custom_getter, name_scope=scope.original_name_scope,
-            use_resource=scope.use_resource, constraint=self._settings["constraint"],
+            self._reuse if self._reuse else scope.reuse,
+            name=scope.name,
+            initializer=scope.initializer,
+            regularizer=scope.regularizer,
+            caching_device=scope.caching_device,
+            partitioner=scope.partitioner,
+            dtype=scope.dtype,
+            custom_getter=scope.custom_getter,
+            name_scope=scope.original_name_scope,
+            use_resource=scope.use_resource,
+            constraint=self._settings["constraint"],
         )
         self._apply_settings(new, scope.custom_getter)
         return new

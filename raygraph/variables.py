@@ -32,10 +32,24 @@ class Variable:
     >>> sess.run(w.assign_add(tf.ones([784, 10])))
     """
 
-    def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
-                 caching_device=None, name=None, variable_def=None, dtype=None,
-                 expected_shape=None, import_scope=None, constraint=None, use_resource=None,
-                 synchronization=None, aggregation=None, shape=None):
+    def __init__(
+        self,
+        initial_value=None,
+        trainable=True,
+        collections=None,
+        validate_shape=True,
+        caching_device=None,
+        name=None,
+        variable_def=None,
+        dtype=None,
+        expected_shape=None,
+        import_scope=None,
+        constraint=None,
+        use_resource=None,
+        synchronization=None,
+        aggregation=None,
+        shape=None,
+    ):
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
         graph = get_default_graph()
@@ -59,7 +73,9 @@ class Variable:
                 "VariableV2", [], {"shape": shape, "dtype": value.dtype}, name=scope
             ).outputs[0]
             self._initial_value = value
-            self._initializer_op = api.assign(self._variable, value, validate_shape=validate_shape, name="Assign").op
+            self._initializer_op = api.assign(
+                self._variable, value, validate_shape=validate_shape, name="Assign"
+            ).op
             with graph.colocate_with(self._variable.op):
                 self._snapshot = api.identity(self._variable, name="read")
         graph.add_to_collections(collections, self)
@@ -162,10 +178,31 @@ class Variable:
 
         return method
 
-    for _m in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
-               "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__",
-               "__rmod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__lt__",
-               "__le__", "__gt__", "__ge__", "__and__", "__or__", "__getitem__"):
+    for _m in (
+        "__add__",
+        "__radd__",
+        "__sub__",
+        "__rsub__",
+        "__mul__",
+        "__rmul__",
+        "__truediv__",
+        "__rtruediv__",
+        "__floordiv__",
+        "__rfloordiv__",
+        "__mod__",
+        "__rmod__",
+        "__pow__",
+        "__rpow__",
+        "__matmul__",
+        "__rmatmul__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__and__",
+        "__or__",
+        "__getitem__",
+    ):
         locals()[_m] = _binary(_m)
     del _m, _binary
 

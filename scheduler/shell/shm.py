@@ -96,8 +96,11 @@ class FeedArena:
         """Starts the next run's slot, sized for `arrays` (those sent through memory)."""
         self.turn = (self.turn + 1) % SLOTS
         slot = self.slots[self.turn]
-        need = sum(_aligned(pa.ipc.get_tensor_size(pa.Tensor.from_numpy(_numeric(a)[0])))
-                   for a in arrays if _wants_shm(a))
+        need = sum(
+            _aligned(pa.ipc.get_tensor_size(pa.Tensor.from_numpy(_numeric(a)[0])))
+            for a in arrays
+            if _wants_shm(a)
+        )
         if need:
             slot.ensure(need)
         slot.used = 0
