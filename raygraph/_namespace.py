@@ -39,6 +39,7 @@ from raygraph import (  # noqa: E402
     timeline,
     train,
     version,
+    viz,
 )
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402

@@ -21,7 +21,8 @@ Layering. This module is the graph core, with dtypes, shapes, errors and device
 specs: it imports nothing from `ops/`, `scheduler/` or the user API. What it
 needs from above comes through `hooks`, filled by the layer that provides it:
 the op registry (`ops.registry` installs `op_def`, `build` and `api` when it is
-imported) and the default session (`raygraph.session` installs `session_for`).
+imported), the default session (`raygraph.session` installs `session_for`) and the
+drawing of a graph in Jupyter (`raygraph.viz` installs `render_svg`).
 """
 
 from __future__ import annotations
@@ -50,11 +51,14 @@ class _Hooks:
     - `session_for(graph, session)`: the session that `Tensor.eval` and
       `Operation.run` use (raygraph.session);
     - `graph_def(graph, add_shapes)`: the graph as a GraphDef protocol buffer, for
-      `Graph.as_graph_def` (raygraph.graph_def).
+      `Graph.as_graph_def` (raygraph.graph_def);
+    - `render_svg(graph)`: the graph drawn as SVG text, for `Graph._repr_svg_`, which
+      Jupyter calls to show a graph (raygraph.viz). Optional: without it Jupyter
+      shows the repr.
     """
 
     def __init__(self):
-        self.op_def = self.build = self.session_for = self.graph_def = None
+        self.op_def = self.build = self.session_for = self.graph_def = self.render_svg = None
         self.api: dict = {}
 
     def require(self, name: str):
@@ -367,6 +371,11 @@ class Graph:
 
     def __repr__(self) -> str:
         return self.describe()
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's rich display: the graph as SVG, scopes collapsed (raygraph.viz.to_svg)."""
+        render = hooks.render_svg
+        return render(self) if render is not None else None
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Graph]:
