@@ -37,6 +37,10 @@ from raygraph import graph as _graph
 from raygraph import layered_layout
 from raygraph.graph import Graph, Operation, Tensor
 from raygraph.shapes import format_shape
+from raygraph.viz_training import Progress, plot_timeline, progress, timeline_rows
+
+__all__ = ["Progress", "auxiliary", "placement", "plot_timeline", "progress", "summarize", "timeline_rows"]
+__all__ += ["to_dot", "to_svg"]
 
 GRADIENTS = "gradients"
 """The top-level scope of tf.gradients' ops, drawn apart from the forward graph."""

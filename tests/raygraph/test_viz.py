@@ -169,3 +169,53 @@ def test_graphviz_draws_the_same_boxes():
     svg = viz.to_svg(engine="dot")
     assert svg.lstrip().startswith("<?xml") or "<svg" in svg[:400]
     assert "layer" in svg and "Placeholder" in svg
+
+
+def _traced_step():
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    with tf.device("/cpu:1"):
+        h = tf.layers.dense(x, 4)
+    loss = tf.reduce_mean(tf.square(h))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    meta = tf.RunMetadata()
+    with tf.Session("local", config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        sess.run(tf.global_variables_initializer())
+        options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+        sess.run(train, {x: np.ones((2, 3), np.float32)}, options=options, run_metadata=meta)
+    return meta
+
+
+def test_a_traced_step_plots_as_a_timeline_per_device(tmp_path):
+    pytest.importorskip("matplotlib")
+    meta = _traced_step()
+    rows = viz.timeline_rows(meta.step_stats)
+    devices = {label.split(" #")[0] for label, _ in rows}
+    assert devices == {"CPU:0", "CPU:1"}
+    assert any(op == "MatMul" for _, nodes in rows for _, op, _, _ in nodes)
+    path = tmp_path / "step.png"
+    fig = viz.plot_timeline(meta, path)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [label for label, _ in rows]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_shows_the_loss_and_steps_per_second():
+    pytest.importorskip("tqdm")
+    import io
+
+    out = io.StringIO()
+    bar = viz.progress(3, desc="train", file=out, mininterval=0)
+    seen = []
+    for step in bar:
+        seen.append(step)
+        bar.set(loss=0.25)
+    bar.close()
+    assert seen == [0, 1, 2]
+    assert bar.metrics == {"loss": 0.25}
+    text = out.getvalue()
+    assert "train" in text and "loss=0.25" in text and "steps/s=" in text
+
+
+def test_progress_without_tqdm_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match=r"raygraph\[notebook\]"):
+        viz.progress(3)
