@@ -10,16 +10,20 @@ Each measurement is a new process (`python -c PROGRAM`, in the repository root
 so the checkout's raygraph is the one imported), timed by this process from
 just before the spawn until the program prints its result: interpreter start,
 imports, graph, Session, first run. The program also reports its own phases
-(imports and graph, Session(), first run), and this process records how long
-the program took to exit after that (raygraph's exit stops the local Ray), for
-information. Rounds interleave the programs in a shuffled order, with a pause
-after each process so that the Ray processes of the last one are gone; the
-figures are medians over rounds, with the range, and the ratio is
-raygraph / TensorFlow from the same rounds.
+(imports and graph; Session(), which for raygraph imports Ray and starts it;
+the first run, which for raygraph starts the device actor), and this process
+records how long the program took to exit after that (raygraph's exit stops
+the local Ray), for information. Rounds interleave the programs in a shuffled
+order, with a pause after each process so that the Ray processes of the last
+one are gone; the figures are medians over rounds, with the range, and the
+ratios are paired: raygraph / TensorFlow within each round (the same drift on
+the machine for both), median and range over rounds.
 
 A variant is raygraph with other options for the local Ray it starts: the JSON
-replaces `scheduler.shell.runtime.LOCAL_RAY_OPTIONS` in the program, so
-`--variant 'ray-defaults:{}'` measures Ray's defaults in the same rounds.
+replaces `scheduler.shell.runtime.LOCAL_RAY_OPTIONS` in the program, just
+before Session() (where the module is imported anyway), so
+`--variant 'ray-defaults:{}'` measures Ray's defaults in the same rounds, and
+a variant with raygraph's own options measures the noise (an A/A test).
 
 Run it inside ../shared/bin/loopback, without RAY_ADDRESS and with no cluster
 from `ray start` on the machine (it refuses: raygraph would join it).
@@ -47,12 +51,22 @@ x = tf.placeholder(tf.float32, [None, 3])
 w = tf.constant(np.ones((3, 2), np.float32))
 y = tf.reduce_sum(tf.matmul(x, w))
 t_graph = time.perf_counter()
+{configure}
 sess = tf.Session()
 t_session = time.perf_counter()
-value = sess.run(y, {x: np.ones((4, 3), np.float32)})
+value = sess.run(y, {{x: np.ones((4, 3), np.float32)}})
 t_run = time.perf_counter()
-print(json.dumps({"graph": t_graph - t0, "session": t_session - t_graph, "run": t_run - t_session,
-                  "value": float(value)}), flush=True)
+print(json.dumps({{"graph": t_graph - t0, "session": t_session - t_graph, "run": t_run - t_session,
+                  "value": float(value)}}), flush=True)
+"""
+
+# A variant's options take effect where Session() would import scheduler.shell.runtime
+# anyway, so that every raygraph program imports in the same order.
+_CONFIGURE = """
+options = os.environ.get("COLD_START_RAY_OPTIONS")
+if options is not None:
+    from scheduler.shell import runtime
+    runtime.LOCAL_RAY_OPTIONS = json.loads(options)
 """
 
 PROGRAMS = {
@@ -62,12 +76,8 @@ t0 = time.perf_counter()
 import json, os
 import numpy as np
 import raygraph as tf
-options = os.environ.get("COLD_START_RAY_OPTIONS")
-if options is not None:
-    from scheduler.shell import runtime
-    runtime.LOCAL_RAY_OPTIONS = json.loads(options)
 """
-    + _GRAPH,
+    + _GRAPH.format(configure=_CONFIGURE),
     "tensorflow": """
 import time
 t0 = time.perf_counter()
@@ -76,7 +86,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 tf.disable_eager_execution()
 """
-    + _GRAPH,
+    + _GRAPH.format(configure=""),
 }
 
 
