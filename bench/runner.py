@@ -1,7 +1,9 @@
 """The benchmark runner behind `python -m bench [workload ...] [--rounds R] [--write]`.
 
-Workloads: bench.workloads (mlp, cnn, tiny, chain, wide, chain-1000) and
-"two-device" (bench.two_device, which needs a Ray of its own and runs apart).
+Workloads: bench.workloads (mlp, cnn, tiny, chain, wide, chain-1000),
+"two-device" (bench.two_device, which needs a Ray of its own and runs apart) and
+"cold-start" (bench.cold_start: import + first run, a fresh process each; its
+figures go to their own block of BENCHMARKS.md).
 
 Every implementation (raygraph, hand-written numpy, TensorFlow's compat.v1)
 runs in a process of its own, so their threads never share a process: BLAS and
@@ -138,6 +140,7 @@ def table(results: dict, names) -> str:
 
 
 TWO_DEVICE = "two-device"
+COLD_START = "cold-start"
 
 
 def two_device(rounds: int) -> str:
@@ -171,13 +174,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.machine()}, Python {platform.python_version()}"
 
 
-def write(text: str, path: str = "BENCHMARKS.md") -> None:
-    block = f"{BEGIN}\n{text}\n{END}"
+def write(text: str, path: str = "BENCHMARKS.md", begin: str = BEGIN, end: str = END) -> None:
+    """Replaces the block between `begin` and `end` in `path` with `text` (appends it if absent)."""
+    block = f"{begin}\n{text}\n{end}"
     if os.path.exists(path):
         with open(path) as f:
             content = f.read()
-        if BEGIN in content and END in content:
-            content = content[: content.index(BEGIN)] + block + content[content.index(END) + len(END) :]
+        if begin in content and end in content:
+            content = content[: content.index(begin)] + block + content[content.index(end) + len(end) :]
         else:
             content += "\n" + block + "\n"
     else:
@@ -190,7 +194,7 @@ def main() -> None:
     from bench.workloads import WORKLOADS
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workloads", nargs="*", default=[*WORKLOADS, TWO_DEVICE])
+    parser.add_argument("workloads", nargs="*", default=[*WORKLOADS, TWO_DEVICE, COLD_START])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--impls", default=",".join(IMPLS), help="implementations to run")
@@ -201,7 +205,7 @@ def main() -> None:
         help='an extra raygraph process: "label:VAR=value,..." (an A/B of a setting)',
     )
     args = parser.parse_args()
-    names = [n for n in args.workloads if n != TWO_DEVICE]
+    names = [n for n in args.workloads if n not in (TWO_DEVICE, COLD_START)]
     results = run(names, args.rounds, args.impls.split(","), args.variant) if names else {}
     text = table(results, names) if names else ""
     for label in sorted({i for _, i in results if i.startswith("raygraph[")}):
@@ -212,8 +216,21 @@ def main() -> None:
         text += "\n\ntwo-device (`python -m bench.two_device`, its own Ray with 4 logical CPUs):\n\n"
         text += two_device(args.rounds)
     print(text)
-    if args.write:
+    if args.write and (names or TWO_DEVICE in args.workloads):
         write(text)
+    if COLD_START in args.workloads:
+        cold_start(args.rounds, args.write)
+
+
+def cold_start(rounds: int, write_it: bool) -> None:
+    """The cold-start figures (bench.cold_start), printed and written to their own block."""
+    from bench import cold_start as cs
+
+    cs.check_no_cluster()
+    text = cs.report(cs.run(rounds), rounds)
+    print("\ncold-start (`python -m bench.cold_start`, a fresh process per measurement):\n\n" + text)
+    if write_it:
+        write(text, os.path.join(cs.ROOT, "BENCHMARKS.md"), cs.BEGIN, cs.END)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 `connect()` joins the Ray cluster this process belongs to (the one `ray job
 submit` gives through RAY_ADDRESS, or one started with `ray start`) or starts a
-local one. `devices(device_count)` names the devices the cluster offers, in TF's
-form: "/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i", T the
-Ray node's index (the driver's node is task 0, the others follow in node id
-order), `device_count["CPU"]` CPU devices per node (default 1) and each GPU of
-the node (at most `device_count["GPU"]`).
+local one, trimmed for a quick start (`LOCAL_RAY_OPTIONS`: no dashboard, workers
+prestarted with the raylet rather than waited for by ray.init).
+`devices(device_count)` names the devices the cluster offers, in TF's form:
+"/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i", T the Ray
+node's index (the driver's node is task 0, the others follow in node id order),
+`device_count["CPU"]` CPU devices per node (default 1) and each GPU of the node
+(at most `device_count["GPU"]`).
 
 `actor_for(device)` returns the device's actor and its *generation*, starting
 it on first use: pinned to the device's node (NodeAffinity, hard), `num_gpus=1`
@@ -46,7 +48,7 @@ _names: dict[str, str] = {}  # device name -> its current actor's Ray name
 
 
 def connect() -> None:
-    """Joins the process's Ray cluster, or starts a local one."""
+    """Joins the process's Ray cluster, or starts a local one with `LOCAL_RAY_OPTIONS`."""
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -54,7 +56,36 @@ def connect() -> None:
     # on a small machine, must not yield to every other process. (Local clusters
     # only; actors also try to reset their own priority, see scheduler.actor.)
     os.environ.setdefault("RAY_worker_niceness", "0")
-    ray.init(logging_level="WARNING", log_to_driver=True, configure_logging=True)
+    local = LOCAL_RAY_OPTIONS if starts_local_ray() else {}
+    ray.init(logging_level="WARNING", log_to_driver=True, configure_logging=True, **local)
+
+
+# What a local Ray started by `connect()` changes from Ray's defaults, each lever
+# measured in BENCHMARKS.md ("Cold start"): no dashboard web modules (the API server
+# itself always starts, and ray.init waits for it); worker processes prestarted when
+# the raylet starts, one per CPU, not when the first driver connects (ray.init then
+# waits until they have registered): the device actor's worker boots while Ray is
+# still starting. A cluster that exists (RAY_ADDRESS, `ray start`) is joined as it
+# is; for a dashboard on a local run, start one with `ray start --head` first.
+LOCAL_RAY_OPTIONS: dict = {
+    "include_dashboard": False,
+    "_system_config": {"prestart_worker_first_driver": False, "enable_worker_prestart": True},
+}
+
+
+def starts_local_ray() -> bool:
+    """Whether `connect()` would start a local Ray: no RAY_ADDRESS (or "local") and no `ray start` cluster."""
+    address = os.environ.get("RAY_ADDRESS", "")
+    if address == "local":
+        return True
+    if address:
+        return False
+    try:  # ray.init()'s own lookup: the address file that `ray start` writes
+        from ray._private.services import canonicalize_bootstrap_address
+
+        return canonicalize_bootstrap_address(None) is None
+    except (ImportError, ValueError):  # moved in Ray, or a bad address: let ray.init() decide
+        return False
 
 
 def _nodes() -> list[dict]:
