@@ -79,7 +79,8 @@ class RayLink(Link):
         peers = runtime.peers_to_send(self.device, self.generation, sends_to) if sends_to else None
         request.feeds = self.channel.pack_feeds(request.feeds)
         try:
-            self.channel.send((request, peers), request.run_id)
+            by_value = request.partition is not None or bool(peers)  # user ops' kernels, actor handles
+            self.channel.send((request, peers), request.run_id, by_value)
         except ConnectionError as e:
             raise DeviceUnavailable(f"its actor died ({e})") from None
 
