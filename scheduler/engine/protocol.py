@@ -57,6 +57,9 @@ class Request:
     inter_op_threads: int = 0
     trace: bool = False
 
+    def __reduce__(self):  # positional: a third cheaper to pickle than the instance's dict
+        return Request, tuple(self.__dict__.values())
+
 
 @dataclass
 class Reply:
@@ -78,6 +81,9 @@ class Reply:
     message: str = ""
     variable: str | None = None
     has_plan: bool = True
+
+    def __reduce__(self):  # positional: a third cheaper to pickle than the instance's dict
+        return Reply, tuple(self.__dict__.values())
 
 
 class DeviceUnavailable(Exception):
