@@ -33,6 +33,7 @@ gone: reading one is a FailedPreconditionError).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import time
@@ -78,6 +79,7 @@ class CentralScheduler:
         self.client = client
         self.session_id = uuid.uuid4().hex
         self.devices = {d.name: d for d in devices}
+        self._devices_on_node = collections.Counter(d.task for d in devices)  # task -> devices
         self.allow_soft_placement = allow_soft_placement
         self.log_device_placement = log_device_placement
         self.intra_op_threads = int(intra_op_threads or 0)
@@ -189,7 +191,7 @@ class CentralScheduler:
                     partition=None if loaded else part,
                     blas_threads=self.intra_op_threads,
                     reserved_cores=1 if device.task == 0 else 0,
-                    devices_on_node=sum(1 for d in self.devices.values() if d.task == device.task),
+                    devices_on_node=self._devices_on_node[device.task],
                     inter_op_threads=self.inter_op_threads,
                     trace=trace,
                 )

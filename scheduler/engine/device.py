@@ -97,7 +97,9 @@ class DeviceRunner:
         try:
             if self._blas is not None:
                 self._blas.apply(request.blas_threads, request.reserved_cores, request.devices_on_node)
-            state = self.sessions.setdefault(request.session_id, SessionState())
+            state = self.sessions.get(request.session_id)
+            if state is None:
+                state = self.sessions[request.session_id] = SessionState()
             if request.partition is not None:
                 state.executors[request.plan_id] = Program(_owned(request.partition), state, self.xp)
             program = state.executors.get(request.plan_id)
@@ -121,8 +123,12 @@ class DeviceRunner:
             return Reply("aborted")
         except Exception as e:  # noqa: BLE001 - report, never die on a user's graph
             message = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
-            has_plan = request.plan_id in self.sessions.get(request.session_id, SessionState()).executors
-            return Reply("error", error_class="InternalError", message=message, has_plan=has_plan)
+            return Reply(
+                "error",
+                error_class="InternalError",
+                message=message,
+                has_plan=self.holds(request.session_id, request.plan_id),
+            )
 
     def holds(self, session_id: str, plan_id: int) -> bool:
         """Whether this device has compiled the plan's partition for the session."""
