@@ -26,6 +26,8 @@ families through `ops.api`, so any family imports on its own.
     state           VariableV2, Assign, AssignAdd, AssignSub
     random          random ops and graph seeds
     control         NoOp and tf.group
+    control_flow    If and While, which call sub-graphs (tf.cond, tf.while_loop), and their gradients
+    tensor_array    TensorArray's ops on its run-time list of tensors
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
 """
@@ -51,6 +53,8 @@ FAMILIES = (
     "state",
     "random",
     "control",
+    "control_flow",
+    "tensor_array",
     "training",
     "summary",
 )

@@ -249,6 +249,11 @@ class AddN(Op):
     def kernel(xp, inputs):
         if len(inputs) == 1:
             return inputs[0]
+        if not hasattr(inputs[0], "ndim"):  # variant values (gradients of TensorArrays) add with +
+            out = inputs[0]
+            for x in inputs[1:]:
+                out = out + x
+            return out
         out = xp.add(inputs[0], inputs[1])
         for x in inputs[2:]:  # accumulate in place into the fresh sum (0-d sums are scalars)
             out = xp.add(out, x, out=out) if out.ndim else out + x

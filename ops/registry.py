@@ -40,6 +40,11 @@ names the file and line of the first. The methods are plain functions (no `self`
   ordered after an assignment (control dependencies) sees the new value.
 - `ref_inputs` names inputs taken by reference (Assign's variable): the kernel gets
   the variable's name, not its value, and the variable is not read.
+- `plan_attrs(op, consumed)` (rare) returns attrs the scheduler derives when it
+  plans a run: `consumed` holds the keys of the tensors the run reads, so a
+  loop can keep the values its gradient needs only when the gradient runs.
+  Attrs holding a sub-graph (raygraph.func_graph.Function) reach the kernel as
+  a FunctionPlan, which a stateful kernel runs with `ctx.function(plan)`.
 - `api` lists the public names (`"nn.relu"`); `raygraph` exposes a function per
   name, generated from the declaration, unless the family module defines a
   hand-written wrapper with `@api_function`.
@@ -113,6 +118,7 @@ class Op:
     kernel: Callable = None
     grad: Callable = None
     flops: Callable = None
+    plan_attrs: Callable = None
 
     def __init_subclass__(cls, register: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -31,6 +31,7 @@ from raygraph import (  # noqa: E402
     logging,
     losses,
     math,
+    nest,  # noqa: E402
     nn,
     random,
     summary,
@@ -41,6 +42,7 @@ from raygraph import (  # noqa: E402
     version,
     viz,
 )
+from raygraph.control_flow import case, cond, foldl, foldr, map_fn, scan, tuple, while_loop  # noqa: E402, A004
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
@@ -58,6 +60,7 @@ from raygraph.dtypes import (  # noqa: E402
     string,
     uint8,
     uint16,
+    variant,
 )
 from raygraph.gradients import gradients  # noqa: E402
 from raygraph.graph import (  # noqa: E402
@@ -91,6 +94,7 @@ from raygraph.session import (  # noqa: E402
 )
 from raygraph.shapes import Dimension, TensorShape  # noqa: E402
 from raygraph.summary import Event, HistogramProto, SessionLog, Summary, SummaryMetadata  # noqa: E402
+from raygraph.tensor_array import TensorArray  # noqa: E402
 from raygraph.variable_scope import *  # noqa: E402, F403 - variable_scope, get_variable
 from raygraph.variables import (  # noqa: E402
     Variable,

@@ -61,8 +61,9 @@ class DType:
 
     @property
     def is_differentiable(self) -> bool:
-        """Only floating tensors carry gradients, as in TensorFlow."""
-        return self.is_floating
+        """Floating tensors carry gradients, as in TensorFlow; so do `variant` values
+        (a TensorArray's flow), whose gradients are TensorArrays of gradients."""
+        return self.is_floating or self is variant
 
     @property
     def size(self) -> int:
@@ -108,10 +109,12 @@ uint8 = DType("uint8", np.uint8)
 uint16 = DType("uint16", np.uint16)
 bool = DType("bool", np.bool_)  # noqa: A001 - TensorFlow's name
 string = DType("string", np.object_)
+variant = DType("variant", np.object_)
+"""An opaque host value (a TensorArray's list of tensors, a loop's saved values)."""
 
 _ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, uint16, bool, string]
 _BY_NAME = {d.name: d for d in _ALL}
-_BY_NAME.update(half=float16, double=float64)
+_BY_NAME.update(half=float16, double=float64, variant=variant)
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NP[np.dtype("S")] = string
 _BY_NP[np.dtype("U")] = string

@@ -19,7 +19,7 @@ New ops land under the "gradients/" name scope, one "<op>_grad" scope per op.
 from __future__ import annotations
 
 from ops import api, registry
-from raygraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph, name_scope
+from raygraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph, hooks, name_scope
 
 
 def gradients(
@@ -91,7 +91,10 @@ def _backprop(op: Operation, out_grads: list, pending: dict, stops: set) -> None
         )
     with name_scope(op.name + "_grad"):
         if len(op.outputs) > 1:
-            out_grads = [g if g is not None else api.zeros_like(t) for g, t in zip(out_grads, op.outputs)]
+            out_grads = [
+                g if g is not None or not t.dtype.is_floating else api.zeros_like(t)
+                for g, t in zip(out_grads, op.outputs)
+            ]
         in_grads = op_def.grad(op, *out_grads)
         in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
         if len(in_grads) != len(op.inputs):
@@ -160,3 +163,6 @@ def _sum(grads: list):
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+hooks.gradients = gradients

@@ -55,18 +55,23 @@ class _Hooks:
     - `render_svg(graph)`: the graph drawn as SVG text, for `Graph._repr_svg_`, which
       Jupyter calls to show a graph (raygraph.viz). Optional: without it Jupyter
       shows the repr.
+    - `gradients(ys, xs, grad_ys=...)`: tf.gradients (raygraph.gradients), which the
+      gradients of control-flow ops apply inside their sub-graphs.
     """
 
     def __init__(self):
         self.op_def = self.build = self.session_for = self.graph_def = self.render_svg = None
+        self.gradients = None
         self.api: dict = {}
 
     def require(self, name: str):
         hook = getattr(self, name)
         if hook is None or hook == {}:
-            layer = {"session_for": "raygraph.session", "graph_def": "raygraph.graph_def"}.get(
-                name, "ops.registry"
-            )
+            layer = {
+                "session_for": "raygraph.session",
+                "graph_def": "raygraph.graph_def",
+                "gradients": "raygraph.gradients",
+            }.get(name, "ops.registry")
             raise RuntimeError(
                 f"The graph core has no {name!r} yet: import raygraph (or {layer}) before "
                 "building or running ops."
@@ -582,6 +587,16 @@ class Graph:
             raise KeyError(f"The name {name!r} refers to an Operation not in {self.describe()}")
         return op
 
+    def _capture(self, t: Tensor) -> Tensor:
+        """`t` as an input of an op of this graph: only its own tensors (FuncGraph
+        captures those of the graphs it is nested in)."""
+        raise ValueError(foreign_graph_message(t, self))
+
+    @property
+    def root(self) -> Graph:
+        """The outermost graph (this one; a FuncGraph's is the graph it is nested in)."""
+        return self
+
     def _check_same_graph(self, element) -> None:
         if element.graph is not self:
             raise ValueError(foreign_graph_message(element, self))
@@ -652,7 +667,7 @@ def _convert_inputs(graph, op_def, inputs, location):
             except (TypeError, ValueError) as e:
                 raise type(e)(f"{op_def.type} input {name!r} (at {format_location(location)}): {e}") from None
             if t.graph is not graph:
-                raise ValueError(foreign_graph_message(t, graph))
+                t = graph._capture(t)  # a control-flow body takes outer values as inputs
             flat.append(t)
         arity.append(len(group))
     if op_def.same_dtype:

@@ -284,7 +284,7 @@ _STATE_LOCK = threading.Lock()
 
 def _state(graph=None) -> _GraphState:
     """The graph's variable-scope state, kept on the graph itself (it goes with the graph)."""
-    graph = graph if graph is not None else get_default_graph()
+    graph = (graph if graph is not None else get_default_graph()).root  # one store per graph nest
     state = getattr(graph, "_variable_scope_state", None)
     if state is None:
         with _STATE_LOCK:
@@ -791,9 +791,19 @@ def _wrap_custom_getter(custom_getter, old_getter):
 
 
 def _graph_of(values):
+    default = get_default_graph()
     for value in values:
         element = _unwrap(value)
         graph = getattr(element, "graph", None)
         if graph is not None:
-            return graph
-    return get_default_graph()
+            # inside a control-flow body, values of the enclosing graphs are captured
+            return default if graph is default or _encloses(graph, default) else graph
+    return default
+
+
+def _encloses(graph, inner) -> bool:
+    while inner is not None:
+        if inner is graph:
+            return True
+        inner = getattr(inner, "outer", None)
+    return False

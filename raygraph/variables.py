@@ -12,6 +12,8 @@ so two sessions on one graph have separate values, as in TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
+
 from ops import api
 from raygraph.graph import (
     GraphKeys,
@@ -22,6 +24,21 @@ from raygraph.graph import (
     name_scope,
 )
 from raygraph.shapes import as_shape
+
+
+@contextlib.contextmanager
+def _in_root_graph():
+    """Variables live in the outermost graph, also when made inside a control-flow body
+    (an RNN cell's weights, made on first call inside dynamic_rnn's loop): the body's
+    name scope carries over, its control dependencies do not."""
+    default = get_default_graph()
+    root = default.root
+    if root is default:
+        yield root
+        return
+    scope = default.get_name_scope()
+    with root.as_default(), root.name_scope(scope + "/" if scope else None):
+        yield root
 
 
 class Variable:
@@ -52,7 +69,14 @@ class Variable:
     ):
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
-        graph = get_default_graph()
+        with _in_root_graph() as graph:
+            self._init(
+                graph, initial_value, trainable, collections, validate_shape, name, dtype, shape, constraint
+            )
+
+    def _init(
+        self, graph, initial_value, trainable, collections, validate_shape, name, dtype, shape, constraint
+    ):
         collections = list(collections) if collections is not None else [GraphKeys.GLOBAL_VARIABLES]
         if trainable and GraphKeys.TRAINABLE_VARIABLES not in collections:
             collections.append(GraphKeys.TRAINABLE_VARIABLES)

@@ -27,6 +27,7 @@ CORE = {
     "raygraph.shapes",
     "raygraph.errors",
     "raygraph.device",
+    "raygraph.func_graph",
 }
 
 

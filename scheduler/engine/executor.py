@@ -38,6 +38,7 @@ from __future__ import annotations
 import linecache
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class SessionState:
         self.variables: dict[str, object] = {}
         self.rngs: dict[str, np.random.Generator] = {}
         self.executors: dict[int, Executor] = {}
+        self.functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
 
 
@@ -91,6 +93,14 @@ class KernelContext:
             value = value.copy()  # fed values are read-only views of the object store
         self.state.variables[name] = value
         return value
+
+    def function(self, plan) -> FunctionRunner:
+        """The compiled runner of a control-flow op's sub-graph (a FunctionPlan),
+        compiled on first use and kept for the session on this device."""
+        runner = self.state.functions.get(plan)
+        if runner is None:
+            runner = self.state.functions[plan] = FunctionRunner(plan, self.state, self.xp)
+        return runner
 
     def rng(self, seed: int | None, seed2: int | None) -> np.random.Generator:
         """This node's generator: seeded once per session, advancing run by run."""
@@ -304,6 +314,47 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - every kernel error becomes a NodeError
             raise program.node_error(exc) from exc
         return [values[k] for k in program.fetches]
+
+
+class FunctionRunner:
+    """Calls a FunctionPlan: arguments in, outputs (and saved values) out.
+
+    >>> run = ctx.function(plan)
+    >>> outputs = run([x, w])
+    >>> outputs, saved = run([x, w], keep=True)   # what the gradient needs
+
+    A kernel failing inside raises the error class TensorFlow would, naming the
+    node inside the function.
+    """
+
+    __slots__ = ("program", "fns", "inputs", "outputs", "saved", "name")
+
+    def __init__(self, plan, state: SessionState, xp):
+        self.name = plan.name
+        self.program = Program(plan.partition, state, xp) if plan.partition.nodes else None
+        self.fns = self.program.fns if self.program is not None else []
+        self.inputs = plan.inputs
+        self.outputs = plan.outputs
+        self.saved = plan.saved
+
+    def __call__(self, args, keep: bool = False):
+        values = dict(zip(self.inputs, args))
+        try:
+            for fn in self.fns:
+                fn(values)
+        except Exception as exc:  # noqa: BLE001 - re-raised as the OpError naming the node
+            if isinstance(exc, errors.OpError) and getattr(exc, "_in_function", False):
+                raise
+            error = self.program.node_error(exc)
+            cls = getattr(errors, error.error_class, errors.InvalidArgumentError)
+            raised = cls(None, None, f"{error.node_name}: {error.message}")
+            raised._in_function = True
+            raised.variable = error.variable
+            raise raised from exc
+        outputs = [values[k] for k in self.outputs]
+        if keep:
+            return outputs, [values[k] for k in self.saved]
+        return outputs
 
 
 def _arguments(node, op_def, names: dict[str, str]) -> str:

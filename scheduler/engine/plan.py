@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from ops import registry
 from raygraph import errors
+from raygraph.func_graph import Function
 from raygraph.graph import Graph, Operation, Tensor
 from raygraph.shapes import format_shape
 from scheduler.engine import cost
@@ -184,6 +185,7 @@ def partition(
             parts[device] = Partition(device, [])
         return parts[device]
 
+    consumed = {t.name for op in ops for t in op.inputs} | set(fetch_keys)
     for op in ops:
         device = placement[op.name]
         p = part(device)
@@ -220,7 +222,7 @@ def partition(
                 op.type,
                 tuple(keys),
                 op.input_arity,
-                dict(op.attrs),
+                _plain_attrs(op, op_def, consumed),
                 len(op.outputs),
                 tuple(control),
                 cost.is_heavy(op),
@@ -231,8 +233,60 @@ def partition(
             producer_device[t.name] = device
         if not registry.is_builtin(op.type):  # a user op: the actors lack its kernel
             p.custom_ops[op.type] = registry.kernel_spec(op_def)
+        for value in p.nodes[-1].attrs.values():  # user ops called inside a loop or branch
+            if isinstance(value, FunctionPlan):
+                p.custom_ops.update(value.partition.custom_ops)
 
     for key in fetch_keys:
         device = producer_device[key]
         parts[device].fetches.append(key)
     return parts
+
+
+# -- functions: the sub-graphs of control-flow ops ----------------------------------
+
+
+@dataclass(eq=False)
+class FunctionPlan:
+    """A control-flow op's sub-graph as plain data: one partition, run as a call.
+
+    `inputs` are the keys of the function's placeholders, in argument order;
+    `outputs` the keys of its results (an input's key when it returns an input
+    unchanged); `saved` the keys whose values a gradient needs from each call
+    (raygraph.func_graph.Function.saved). The executor compiles it once per
+    session and device (scheduler.engine.executor.KernelContext.function).
+    """
+
+    name: str
+    partition: Partition
+    inputs: list[str]
+    outputs: list[str]
+    saved: list[str]
+
+
+def function_plan(fn: Function) -> FunctionPlan:
+    """Prunes and partitions a Function's graph for one device; see FunctionPlan."""
+    inputs = list(fn.inputs)
+    fed = set(inputs)
+    wanted = list(fn.outputs) + list(fn.saved)
+    ops = prune(wanted, fed, [])
+    check_feeds(ops, fed)
+    fetch_keys = list(dict.fromkeys(t.name for t in wanted if t not in fed))
+    parts = partition(ops, dict.fromkeys((op.name for op in ops), fn.name), fed, fetch_keys)
+    part = parts.get(fn.name) or Partition(fn.name, [])
+    for t in inputs:  # every argument is passed, used or not
+        if t.name not in part.feeds:
+            part.feeds.append(t.name)
+    return FunctionPlan(
+        fn.name, part, [t.name for t in inputs], [t.name for t in fn.outputs], [t.name for t in fn.saved]
+    )
+
+
+def _plain_attrs(op: Operation, op_def, consumed: set[str]) -> dict:
+    """The op's attrs as a device needs them: sub-graphs as FunctionPlans, and what the
+    op's declaration derives from the plan (`plan_attrs`, e.g. whether a loop keeps
+    the values its gradient needs: only when the gradient runs too)."""
+    attrs = {k: function_plan(v) if isinstance(v, Function) else v for k, v in op.attrs.items()}
+    if op_def.plan_attrs is not None:
+        attrs.update(op_def.plan_attrs(op, consumed))
+    return attrs

@@ -1,0 +1,369 @@
+"""Control-flow ops: If and While, which call sub-graphs, and their gradients.
+
+See raygraph.func_graph for the design (functional ops holding FuncGraphs, not
+TF1's Switch/Merge frames) and raygraph.control_flow for the public API
+(tf.cond, tf.while_loop, ...) that builds these ops.
+
+    While(loop_vars + cond captures + body captures) -> loop_vars' + tape
+    If(pred, then captures + else captures) -> outputs + tape
+
+Gradients follow TF1: the gradient of a loop is a loop, backwards over the
+values each forward iteration stored. The first tf.gradients through a loop
+builds the body's gradient inside the body's graph (ordinary tf.gradients
+there) and records which forward tensors it reads (`Function.saved`); when a run
+includes the gradient, the forward kernel keeps those values per iteration on
+its last output, the tape (a host value of dtype variant), and WhileGrad walks
+the tape in reverse, calling the gradient function once per iteration and
+summing the gradients of the captured tensors (the weights a loop body reads).
+A loop whose gradient is not part of the run keeps nothing.
+"""
+
+from __future__ import annotations
+
+from ops.registry import REQUIRED, Op, build
+from raygraph import dtypes
+from raygraph.func_graph import Function
+from raygraph.graph import get_default_graph, hooks
+from raygraph.shapes import TensorShape, as_shape
+
+
+class Tape:
+    """What a control-flow op keeps for its gradient: per call, the saved values."""
+
+    __slots__ = ("calls", "captures", "branch")
+
+    def __init__(self, calls: list, captures: list, branch: int = 0):
+        self.calls = calls
+        self.captures = captures
+        self.branch = branch
+
+    def __repr__(self) -> str:
+        return f"<Tape of {len(self.calls)} calls>"
+
+
+def _keeps_tape(op, consumed) -> dict:
+    return {"keep_tape": op.outputs[-1].name in consumed}
+
+
+class While(Op):
+    """Runs `body` while `cond` holds; the loop runs inside the kernel (tf.while_loop)."""
+
+    inputs = ("input*",)
+    attrs = {
+        "cond": REQUIRED,
+        "body": REQUIRED,
+        "num_loop_vars": REQUIRED,
+        "num_cond_captures": REQUIRED,
+        "shapes": REQUIRED,
+        "parallel_iterations": 10,
+        "back_prop": True,
+        "keep_tape": False,
+    }
+    stateful = True
+    multi_output = True
+    heavy = True
+
+    def infer(
+        input, cond, body, num_loop_vars, num_cond_captures, shapes, parallel_iterations, back_prop, keep_tape
+    ):  # noqa: A002
+        specs = [(t.dtype, as_shape(s)) for t, s in zip(input[:num_loop_vars], shapes)]
+        return specs + [(dtypes.variant, TensorShape([]))]
+
+    def plan_attrs(op, consumed):
+        return _keeps_tape(op, consumed)
+
+    def kernel(
+        ctx,
+        input,
+        cond,
+        body,
+        num_loop_vars,
+        num_cond_captures,
+        shapes,
+        parallel_iterations,
+        back_prop,
+        keep_tape,
+    ):  # noqa: A002
+        run_cond, run_body = ctx.function(cond), ctx.function(body)
+        n = num_loop_vars
+        values = list(input[:n])
+        cond_captures = list(input[n : n + num_cond_captures])
+        body_captures = list(input[n + num_cond_captures :])
+        calls = [] if keep_tape else None
+        while run_cond(values + cond_captures)[0]:
+            if calls is None:
+                values = run_body(values + body_captures)
+            else:
+                values, saved = run_body(values + body_captures, keep=True)
+                calls.append(saved)
+        return values + [Tape(calls or [], body_captures)]
+
+    def grad(op, *dys):
+        body: Function = op.attrs["body"]
+        n = op.attrs["num_loop_vars"]
+        n_cond = op.attrs["num_cond_captures"]
+        if not op.attrs["back_prop"]:
+            return [None] * len(op.inputs)
+        gradient = function_gradient(body, list(range(n)), list(range(len(body.inputs))), loop=True)
+        diff_out, diff_in, fn = gradient
+        loop_in = [i for i in diff_in if i < n]
+        if [i for i in diff_out] != loop_in:  # a loop var's gradient feeds the previous iteration's
+            raise AssertionError("loop gradient: outputs and inputs differ")
+        graph = get_default_graph()
+        with graph.colocate_with(op):
+            dy_inputs = [_grad_or_zeros(dys[i], op.outputs[i]) for i in diff_out]
+            outs = build(
+                "WhileGrad",
+                [op.outputs[-1], dy_inputs],
+                {
+                    "grad": fn,
+                    "num_loop_grads": len(loop_in),
+                    "capture_indices": [i - n for i in diff_in if i >= n],
+                    "capture_dtypes": [op.inputs[n_cond + i].dtype for i in diff_in if i >= n],
+                    "capture_shapes": [op.inputs[n_cond + i].shape for i in diff_in if i >= n],
+                },
+                name="WhileGrad",
+            )
+        result = [None] * len(op.inputs)
+        for k, i in enumerate(diff_in):
+            result[i if i < n else n_cond + i] = outs[k]
+        return result
+
+
+class WhileGrad(Op):
+    """The gradient of a While: the body's gradient, once per stored iteration, last first."""
+
+    inputs = ("tape", "dy*")
+    attrs = {
+        "grad": REQUIRED,
+        "num_loop_grads": REQUIRED,
+        "capture_indices": (),
+        "capture_dtypes": (),
+        "capture_shapes": (),
+    }
+    stateful = True
+    multi_output = True
+    differentiable = False
+    heavy = True
+
+    def infer(tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes):
+        specs = [(t.dtype, t.shape) for t in dy]
+        return specs + [(d, as_shape(s)) for d, s in zip(capture_dtypes, capture_shapes)]
+
+    def kernel(ctx, tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes):
+        run = ctx.function(grad)
+        k = num_loop_grads
+        dys = list(dy)
+        sums = _Sums(ctx.xp, len(capture_dtypes))
+        for saved in reversed(tape.calls):
+            out = run(saved + dys)
+            dys = out[:k]
+            sums.add(out[k:])
+        return dys + sums.result([tape.captures[j] for j in capture_indices])
+
+
+class If(Op):
+    """Runs one of two sub-graphs, chosen by `cond` (tf.cond): only that one runs."""
+
+    inputs = ("cond", "input*")
+    attrs = {
+        "then_branch": REQUIRED,
+        "else_branch": REQUIRED,
+        "num_then_captures": REQUIRED,
+        "shapes": REQUIRED,
+        "keep_tape": False,
+    }
+    stateful = True
+    multi_output = True
+
+    def infer(cond, input, then_branch, else_branch, num_then_captures, shapes, keep_tape):  # noqa: A002
+        if cond.dtype != dtypes.bool:
+            raise TypeError(f"pred must be a bool tensor, got {cond.dtype.name}")
+        if cond.shape.ndims not in (None, 0):
+            raise ValueError(f"pred must be a scalar, got shape {cond.shape}")
+        specs = [(t.dtype, as_shape(s)) for t, s in zip(then_branch.outputs, shapes)]
+        return specs + [(dtypes.variant, TensorShape([]))]
+
+    def plan_attrs(op, consumed):
+        return _keeps_tape(op, consumed)
+
+    def kernel(ctx, cond, input, then_branch, else_branch, num_then_captures, shapes, keep_tape):  # noqa: A002
+        taken = 0 if cond else 1
+        plan = then_branch if taken == 0 else else_branch
+        args = list(input[:num_then_captures]) if taken == 0 else list(input[num_then_captures:])
+        run = ctx.function(plan)
+        if keep_tape:
+            outputs, saved = run(args, keep=True)
+            return list(outputs) + [Tape([saved], list(input), taken)]
+        return list(run(args)) + [None]
+
+    def grad(op, *dys):
+        then_fn: Function = op.attrs["then_branch"]
+        else_fn: Function = op.attrs["else_branch"]
+        n_out = len(op.outputs) - 1
+        n_then = op.attrs["num_then_captures"]
+        then_grad = function_gradient(then_fn, list(range(n_out)), list(range(len(then_fn.inputs))))
+        else_grad = function_gradient(else_fn, list(range(n_out)), list(range(len(else_fn.inputs))))
+        diff_out = [i for i in range(n_out) if op.outputs[i].dtype.is_differentiable]
+        with get_default_graph().colocate_with(op):
+            dy_inputs = [_grad_or_zeros(dys[i], op.outputs[i]) for i in diff_out]
+            captures = op.inputs[1:]
+            wanted = [j for j in then_grad[1]] + [n_then + j for j in else_grad[1]]
+            outs = build(
+                "IfGrad",
+                [op.outputs[-1], dy_inputs],
+                {
+                    "then_grad": then_grad[2],
+                    "else_grad": else_grad[2],
+                    "then_dy": [diff_out.index(i) for i in then_grad[0]],
+                    "else_dy": [diff_out.index(i) for i in else_grad[0]],
+                    "num_then": len(then_grad[1]),
+                    "wanted": wanted,
+                    "dtypes": [captures[j].dtype for j in wanted],
+                    "shapes": [captures[j].shape for j in wanted],
+                },
+                name="IfGrad",
+            )
+        result = [None] * len(op.inputs)
+        for k, j in enumerate(wanted):
+            result[1 + j] = outs[k]
+        return result
+
+
+class IfGrad(Op):
+    """The gradient of an If: the taken branch's gradient; zeros for the other's inputs."""
+
+    inputs = ("tape", "dy*")
+    attrs = {
+        "then_grad": REQUIRED,
+        "else_grad": REQUIRED,
+        "then_dy": REQUIRED,
+        "else_dy": REQUIRED,
+        "num_then": REQUIRED,
+        "wanted": REQUIRED,
+        "dtypes": REQUIRED,
+        "shapes": REQUIRED,
+    }
+    stateful = True
+    multi_output = True
+    differentiable = False
+
+    def infer(tape, dy, then_grad, else_grad, then_dy, else_dy, num_then, wanted, dtypes, shapes):  # noqa: A002
+        return [(d, as_shape(s)) for d, s in zip(dtypes, shapes)]
+
+    def kernel(ctx, tape, dy, then_grad, else_grad, then_dy, else_dy, num_then, wanted, dtypes, shapes):  # noqa: A002
+        captures = tape.captures
+        outs = [_zeros_like(ctx.xp, captures[j]) for j in wanted]
+        plan, picks, start = (then_grad, then_dy, 0) if tape.branch == 0 else (else_grad, else_dy, num_then)
+        grads = ctx.function(plan)(tape.calls[0] + [dy[i] for i in picks])
+        for k, g in enumerate(grads):
+            outs[start + k] = g
+        return outs
+
+
+# -- building gradients of functions ----------------------------------------------
+
+
+def function_gradient(fn: Function, out_indices: list[int], in_indices: list[int], loop: bool = False):
+    """(outputs with gradients, inputs with gradients, gradient Function) for `fn`.
+
+    Built once per function, inside its own graph: the gradient Function takes the
+    forward values it needs (`fn.saved`, set here) and one gradient per
+    differentiable output, and returns the gradients of the inputs that have one
+    (with `loop`, zeros for a loop variable that does not reach the outputs: loop
+    variable i is both output i and input i).
+    """
+    if fn.gradient is not None:
+        return fn.gradient
+    gradients = hooks.require("gradients")  # tf.gradients, installed by raygraph.gradients
+
+    graph = fn.graph
+    diff_out = [i for i in out_indices if fn.outputs[i].dtype.is_differentiable]
+    mark = graph.version
+    with graph.as_default(), graph._at_top():
+        dys = [
+            build(
+                "Placeholder",
+                [],
+                {"dtype": fn.outputs[i].dtype, "shape": fn.outputs[i].shape},
+                name=f"dy_{i}",
+            )
+            for i in diff_out
+        ]
+        xs = [fn.inputs[j] for j in in_indices]
+        ys = [fn.outputs[i] for i in diff_out]
+        grads = gradients(ys, xs, grad_ys=dys, name="gradients") if ys else [None] * len(xs)
+        diff_in, results = [], []
+        loop_like = set(out_indices) & set(in_indices) if loop else set()
+        for j, g in zip(in_indices, grads):
+            x = fn.inputs[j]
+            if not x.dtype.is_differentiable:
+                continue
+            if g is None:
+                if j not in loop_like:
+                    continue
+                g = _zeros_for(x)
+            diff_in.append(j)
+            results.append(g)
+    forward = {op for op in graph._ops[:mark]}
+    saved = []
+    for op in graph._ops[mark:]:
+        for t in op.inputs:
+            if t.op in forward and t not in saved:
+                saved.append(t)
+    for g in results:  # a gradient that is a forward value (the identity's) is saved too
+        if g.op in forward and g not in saved:
+            saved.append(g)
+    fn.saved = saved
+    grad_fn = Function(graph, saved + dys, results)
+    fn.gradient = (diff_out, diff_in, grad_fn)
+    return fn.gradient
+
+
+def _zeros_for(x):
+    if x.dtype == dtypes.variant:
+        return build("EmptyTensorList", [])
+    from ops import api
+
+    return api.zeros_like(x)
+
+
+def _grad_or_zeros(dy, output):
+    if dy is not None:
+        return dy
+    return _zeros_for(output)
+
+
+def _zeros_like(xp, value):
+    if value is None or not hasattr(value, "shape"):
+        from ops.tensor_array import TensorList
+
+        return TensorList.empty()
+    return xp.zeros_like(value)
+
+
+class _Sums:
+    """Running sums of per-iteration gradients, added in place once they are ours."""
+
+    def __init__(self, xp, n):
+        self.xp = xp
+        self.values = [None] * n
+        self.owned = [False] * n
+
+    def add(self, grads) -> None:
+        for i, g in enumerate(grads):
+            current = self.values[i]
+            if current is None:
+                self.values[i] = g
+            elif (
+                self.owned[i]
+                and getattr(current, "shape", None) == getattr(g, "shape", 0)
+                and current.dtype == g.dtype
+            ):
+                self.xp.add(current, g, out=current)
+            else:
+                self.values[i] = current + g
+                self.owned[i] = hasattr(self.values[i], "shape")
+
+    def result(self, like) -> list:
+        return [v if v is not None else _zeros_like(self.xp, c) for v, c in zip(self.values, like)]
