@@ -363,7 +363,7 @@ class _Sums:
                 self.xp.add(current, g, out=current)
             else:
                 self.values[i] = current + g
-                self.owned[i] = hasattr(self.values[i], "shape")
+                self.owned[i] = getattr(self.values[i], "ndim", 0) > 0  # a fresh array, not a scalar
 
     def result(self, like) -> list:
         return [v if v is not None else _zeros_like(self.xp, c) for v, c in zip(self.values, like)]
