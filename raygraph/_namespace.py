@@ -32,6 +32,7 @@ from raygraph import (  # noqa: E402
     losses,
     math,
     nn,
+    python_io,
     random,
     summary,
     sysconfig,

@@ -497,3 +497,25 @@ def write_checkpoint_state(path: str, state: CheckpointState) -> None:
     """Writes the state file atomically (see `atomic_write`)."""
     with atomic_write(path) as f:
         f.write(format_checkpoint_state(state).encode("utf-8"))
+
+
+# -- tf.io's TFRecord files and parsing ops (raygraph.tfrecord, ops.parsing) -----------------
+
+from raygraph.tfrecord import (  # noqa: E402, F401 - tf.io.TFRecordWriter and friends
+    TFRecordCompressionType,
+    TFRecordOptions,
+    TFRecordWriter,
+    tf_record_iterator,
+)
+
+
+def __getattr__(name: str):
+    """tf.io's op functions (parse_example, decode_raw, ...), registered under "io."."""
+    import ops
+    from ops import registry
+
+    ops.load_all()
+    fn = registry.api_functions("io.").get(name)
+    if fn is None:
+        raise AttributeError(f"module 'raygraph.io' has no attribute {name!r}")
+    return fn
