@@ -28,7 +28,7 @@ families through `ops.api`, so any family imports on its own.
     control         NoOp and tf.group
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
-    parsing         ParseExample (tf.train.Example protos), DecodeRaw, DecodeCSV
+    parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
 """
 
 FAMILIES = (

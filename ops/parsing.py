@@ -1,4 +1,4 @@
-"""Parsing ops: tf.train.Example protos (ParseExample), raw bytes (DecodeRaw) and CSV (DecodeCSV).
+"""Parsing ops: tf.train.Example and SequenceExample protos, raw bytes (DecodeRaw) and CSV (DecodeCSV).
 
 String tensors hold numpy object arrays of `bytes`; these kernels read them on the
 host and return numpy arrays (numeric outputs moved to the device's array module).
@@ -20,6 +20,10 @@ dimension is -1 is a sequence feature: its values fill rows of the other
 dimensions, padded to the longest example with the (scalar) default. The outputs
 are the sparse features' indices, values and dense shapes, then the dense values.
 
+ParseSingleSequenceExample parses one SequenceExample: its context as
+parse_single_example would, and each feature list into [steps, *shape] (a
+FixedLenSequenceFeature: one Feature per step) or a SparseTensor [steps, ?].
+
 Errors are InvalidArgumentError at run time, naming the key and the example: a
 required feature missing, a value list of the wrong type or length, a string that
 is not an Example. Wrong specs (an unknown dtype, an incomplete shape) are
@@ -39,7 +43,7 @@ import numpy as np
 
 from ops.registry import Op, api_function, build
 from raygraph import dtypes, errors
-from raygraph.example import Example
+from raygraph.example import Example, SequenceExample
 from raygraph.graph import Tensor, convert_to_tensor, name_scope
 from raygraph.shapes import TensorShape, as_shape, format_shape
 
@@ -153,19 +157,23 @@ class ParseExample(Op):
     ):
         serialized, names = _strings(serialized), _strings(names)
         single = serialized.ndim == 0
-        examples = [
-            _parse_proto(s, _example_name(names, i, single), i) for i, s in enumerate(serialized.reshape(-1))
+        labels = [_example_name(names, i, single) for i in range(serialized.size)]
+        maps = [
+            _parse_proto(Example, s, labels[i], i).features.feature for i, s in enumerate(serialized.flat)
         ]
-        labels = [_example_name(names, i, single) for i in range(len(examples))]
-        sparse = [
-            _sparse(examples, labels, key, dtype, single) for key, dtype in zip(sparse_keys, sparse_types)
-        ]
+        sparse = [_sparse(maps, labels, key, dtype, single) for key, dtype in zip(sparse_keys, sparse_types)]
         dense = [
-            _dense(examples, labels, key, dtype, tuple(shape), np.asarray(default), single)
+            _dense(maps, labels, key, dtype, tuple(shape), np.asarray(default), single)
             for key, dtype, shape, default in zip(dense_keys, dense_types, dense_shapes, dense_defaults)
         ]
-        outputs = [s[0] for s in sparse] + [s[1] for s in sparse] + [s[2] for s in sparse] + dense
-        return [out if out.dtype == object else xp.asarray(out) for out in outputs]
+        return _on_device(
+            xp, [s[0] for s in sparse] + [s[1] for s in sparse] + [s[2] for s in sparse] + dense
+        )
+
+
+def _on_device(xp, outputs: list) -> list:
+    """Numeric outputs in the device's array module; string (object) arrays stay numpy."""
+    return [out if out.dtype == object else xp.asarray(out) for out in outputs]
 
 
 def _strings(value) -> np.ndarray:
@@ -204,18 +212,17 @@ def _invalid(message: str) -> errors.InvalidArgumentError:
     return errors.InvalidArgumentError(None, None, message)
 
 
-def _parse_proto(data, name: str, index: int):
+def _parse_proto(message_class, data, name: str, index: int):
     if not isinstance(data, bytes):
         data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     try:
-        return Example.FromString(data)
+        return message_class.FromString(data)
     except Exception as e:  # protobuf's DecodeError, or a message of another type
         raise _invalid(f"Could not parse example input {index} (name: {name}): {e}") from None
 
 
-def _values(example, label: str, index: int, key: str, dtype) -> np.ndarray | None:
-    """The feature's values as an array of `dtype`, or None when the example lacks it."""
-    feature_map = example.features.feature
+def _values(feature_map, label: str, index: int, key: str, dtype) -> np.ndarray | None:
+    """The feature's values as an array of `dtype`, or None when the map {key: Feature} lacks it."""
     if key not in feature_map:
         return None
     feature = feature_map[key]
@@ -236,10 +243,10 @@ def _values(example, label: str, index: int, key: str, dtype) -> np.ndarray | No
     return np.asarray(values, dtype.np)
 
 
-def _sparse(examples: list, labels: list, key: str, dtype, single: bool) -> tuple:
+def _sparse(feature_maps: list, labels: list, key: str, dtype, single: bool) -> tuple:
     indices, values, longest = [], [], 0
-    for i, example in enumerate(examples):
-        found = _values(example, labels[i], i, key, dtype)
+    for i, feature_map in enumerate(feature_maps):
+        found = _values(feature_map, labels[i], i, key, dtype)
         if found is None or not found.size:
             continue
         longest = max(longest, found.size)
@@ -250,17 +257,17 @@ def _sparse(examples: list, labels: list, key: str, dtype, single: bool) -> tupl
     ndims = 1 if single else 2
     index_array = np.concatenate(indices) if indices else np.empty((0, ndims), np.int64)
     value_array = np.concatenate(values) if values else np.empty(0, dtype.np)
-    shape = [longest] if single else [len(examples), longest]
+    shape = [longest] if single else [len(feature_maps), longest]
     return index_array, value_array, np.array(shape, np.int64)
 
 
-def _dense(examples: list, labels: list, key: str, dtype, shape: tuple, default, single: bool):
+def _dense(feature_maps: list, labels: list, key: str, dtype, shape: tuple, default, single: bool):
     if _is_sequence(shape):
-        return _dense_sequence(examples, labels, key, dtype, shape, default, single)
+        return _dense_sequence(feature_maps, labels, key, dtype, shape, default, single)
     size = int(np.prod(shape))
     rows = []
-    for i, example in enumerate(examples):
-        found = _values(example, labels[i], i, key, dtype)
+    for i, feature_map in enumerate(feature_maps):
+        found = _values(feature_map, labels[i], i, key, dtype)
         if found is None:
             if default.size == 0:
                 raise _invalid(
@@ -278,12 +285,12 @@ def _dense(examples: list, labels: list, key: str, dtype, shape: tuple, default,
     return np.stack(rows) if rows else np.empty((0, *shape), dtype.np)
 
 
-def _dense_sequence(examples: list, labels: list, key: str, dtype, shape: tuple, default, single: bool):
+def _dense_sequence(feature_maps: list, labels: list, key: str, dtype, shape: tuple, default, single: bool):
     row_shape = shape[1:]
     stride = int(np.prod(row_shape))
     blocks = []
-    for i, example in enumerate(examples):
-        found = _values(example, labels[i], i, key, dtype)
+    for i, feature_map in enumerate(feature_maps):
+        found = _values(feature_map, labels[i], i, key, dtype)
         found = np.empty(0, dtype.np) if found is None else found
         if (found.size % stride if stride else found.size) != 0:
             raise _invalid(
@@ -350,49 +357,72 @@ def _clean(key: str) -> str:
     return "".join(c if c.isalnum() or c in "_.-/" else "_" for c in key)
 
 
+class _Specs:
+    """A feature dict split as the ops take it: sparse keys and types, dense keys, types, shapes, defaults."""
+
+    def __init__(self, features: dict, allowed: tuple, sequence_list: bool = False):
+        self.sparse_keys, self.sparse_types = [], []
+        self.dense_keys, self.dense_types, self.dense_shapes, self.defaults = [], [], [], []
+        self.missing_assumed_empty = []
+        for key in sorted(features):
+            spec = features[key]
+            if not isinstance(spec, allowed):
+                raise ValueError(f"Invalid feature {key}:{spec}.")
+            if isinstance(spec, VarLenFeature):
+                self.sparse_keys.append(key)
+                self.sparse_types.append(_parse_dtype(spec.dtype, key))
+            else:
+                self._add_dense(key, spec, sequence_list)
+
+    def _add_dense(self, key: str, spec, sequence_list: bool) -> None:
+        dtype = _parse_dtype(spec.dtype, key)
+        shape = _spec_shape(spec.shape, key)
+        sequence = isinstance(spec, FixedLenSequenceFeature)
+        if sequence and not spec.allow_missing and not sequence_list:
+            raise ValueError("Unsupported: FixedLenSequenceFeature requires allow_missing to be True.")
+        if any(d is None for d in shape) and not (sequence and not sequence_list):
+            raise ValueError(
+                f"All dimensions of shape for feature {key} need to be known but received {shape}."
+            )
+        self.dense_keys.append(key)
+        self.dense_types.append(dtype)
+        if sequence_list:  # a feature list: one step of `shape` per Feature
+            self.dense_shapes.append(tuple(shape))
+            if spec.allow_missing:
+                self.missing_assumed_empty.append(key)
+            return
+        self.dense_shapes.append(tuple([-1, *shape] if sequence else shape))
+        self.defaults.append(_default_tensor(spec.default_value, dtype, shape, key, sequence))
+
+    def attrs(self, prefix: str = "") -> dict:
+        return {
+            f"{prefix}sparse_keys": tuple(self.sparse_keys),
+            f"{prefix}sparse_types": tuple(self.sparse_types),
+            f"{prefix}dense_keys": tuple(self.dense_keys),
+            f"{prefix}dense_types": tuple(self.dense_types),
+            f"{prefix}dense_shapes": tuple(self.dense_shapes),
+        }
+
+    def results(self, outputs: list) -> dict:
+        """{key: SparseTensor or Tensor} from the op's outputs for these specs, in their order."""
+        n = len(self.sparse_keys)
+        result = {key: SparseTensor(*outputs[i : 3 * n : n]) for i, key in enumerate(self.sparse_keys)}
+        result.update(zip(self.dense_keys, outputs[3 * n : 3 * n + len(self.dense_keys)]))
+        return result
+
+    def output_count(self) -> int:
+        return 3 * len(self.sparse_keys) + len(self.dense_keys)
+
+
 def _parse(serialized, features: dict, name, example_names, default_name: str) -> dict:
     if not features:
         raise ValueError("Missing: features was {}.")
-    sparse_keys, sparse_types = [], []
-    dense_keys, dense_types, dense_shapes, defaults = [], [], [], []
     with name_scope(name, default_name):
-        for key in sorted(features):
-            spec = features[key]
-            if isinstance(spec, VarLenFeature):
-                sparse_keys.append(key)
-                sparse_types.append(_parse_dtype(spec.dtype, key))
-                continue
-            if not isinstance(spec, FixedLenFeature | FixedLenSequenceFeature):
-                raise ValueError(f"Invalid feature {key}:{spec}.")
-            dtype = _parse_dtype(spec.dtype, key)
-            shape = _spec_shape(spec.shape, key)
-            sequence = isinstance(spec, FixedLenSequenceFeature)
-            if sequence and not spec.allow_missing:
-                raise ValueError("Unsupported: FixedLenSequenceFeature requires allow_missing to be True.")
-            if not sequence and any(d is None for d in shape):
-                raise ValueError(
-                    f"All dimensions of shape for feature {key} need to be known but received {shape}."
-                )
-            dense_keys.append(key)
-            dense_types.append(dtype)
-            dense_shapes.append(tuple([-1, *shape] if sequence else shape))
-            defaults.append(_default_tensor(spec.default_value, dtype, shape, key, sequence))
-        names = _bytes_array([] if example_names is None else example_names)
-        attrs = {
-            "sparse_keys": tuple(sparse_keys),
-            "sparse_types": tuple(sparse_types),
-            "dense_keys": tuple(dense_keys),
-            "dense_types": tuple(dense_types),
-            "dense_shapes": tuple(dense_shapes),
-        }
+        specs = _Specs(features, (VarLenFeature, FixedLenFeature, FixedLenSequenceFeature))
+        names = convert_to_tensor(_bytes_array([] if example_names is None else example_names), dtypes.string)
         serialized = convert_to_tensor(serialized, dtypes.string)
-        outputs = build(
-            "ParseExample", [serialized, convert_to_tensor(names, dtypes.string), defaults], attrs
-        )
-    n = len(sparse_keys)
-    result = {key: SparseTensor(*outputs[i : 3 * n : n]) for i, key in enumerate(sparse_keys)}
-    result.update(zip(dense_keys, outputs[3 * n :]))
-    return result
+        outputs = build("ParseExample", [serialized, names, specs.defaults], specs.attrs())
+    return specs.results(outputs)
 
 
 @api_function("parse_example", "io.parse_example")
@@ -419,6 +449,122 @@ def parse_single_example(serialized, features, name=None, example_names=None) ->
     SparseTensor of rank 1.
     """
     return _parse(serialized, features, name, example_names, "ParseSingleExample")
+
+
+# -- ParseSingleSequenceExample ------------------------------------------------------------
+
+
+class ParseSingleSequenceExample(Op):
+    """Parses one serialized tf.train.SequenceExample: its context and its feature lists."""
+
+    inputs = ("serialized", "context_dense_defaults*")
+    attrs = {
+        "context_sparse_keys": (),
+        "context_sparse_types": (),
+        "context_dense_keys": (),
+        "context_dense_types": (),
+        "context_dense_shapes": (),
+        "feature_list_sparse_keys": (),
+        "feature_list_sparse_types": (),
+        "feature_list_dense_keys": (),
+        "feature_list_dense_types": (),
+        "feature_list_dense_shapes": (),
+        "feature_list_dense_missing_assumed_empty": (),
+        "example_name": "<unknown>",
+    }
+    multi_output = True
+    differentiable = False
+
+    def infer(serialized, context_dense_defaults, **attrs):
+        if serialized.dtype != dtypes.string:
+            raise TypeError(f"serialized must be a string tensor, got {serialized.dtype.name}")
+        if serialized.shape.ndims not in (None, 0):
+            raise ValueError(f"serialized must be a scalar, got shape {format_shape(serialized.shape)}")
+        context = ParseExample.infer(
+            serialized, serialized, context_dense_defaults, *_attr_group(attrs, "context_")
+        )
+        sparse_types = attrs["feature_list_sparse_types"]
+        steps = [(dtypes.int64, [None, 2]) for _ in sparse_types]
+        steps += [(dtype, [None]) for dtype in sparse_types]
+        steps += [(dtypes.int64, [2]) for _ in sparse_types]
+        steps += [
+            (dtype, [None, *shape])
+            for dtype, shape in zip(attrs["feature_list_dense_types"], attrs["feature_list_dense_shapes"])
+        ]
+        return context + steps
+
+    def kernel(xp, serialized, context_dense_defaults, **attrs):
+        label = attrs["example_name"]
+        sequence = _parse_proto(SequenceExample, _strings(serialized).reshape(()).item(), label, 0)
+        context = ParseExample.kernel(
+            np,
+            _serialized_scalar(sequence.context),
+            np.empty(0, object),
+            context_dense_defaults,
+            *_attr_group(attrs, "context_"),
+        )
+        lists = sequence.feature_lists.feature_list
+        sparse = []
+        for key, dtype in zip(attrs["feature_list_sparse_keys"], attrs["feature_list_sparse_types"]):
+            steps = [{key: f} for f in lists[key].feature] if key in lists else []
+            sparse.append(_sparse(steps, [label] * len(steps), key, dtype, single=False))
+        dense = []
+        for key, dtype, shape in zip(
+            attrs["feature_list_dense_keys"],
+            attrs["feature_list_dense_types"],
+            attrs["feature_list_dense_shapes"],
+        ):
+            if key not in lists and key not in attrs["feature_list_dense_missing_assumed_empty"]:
+                raise _invalid(f"Name: {label}, Feature list '{key}' is required but could not be found.")
+            steps = [{key: f} for f in lists[key].feature] if key in lists else []
+            empty = np.empty(0, dtype.np)
+            dense.append(_dense(steps, [label] * len(steps), key, dtype, tuple(shape), empty, single=False))
+        steps = [s[0] for s in sparse] + [s[1] for s in sparse] + [s[2] for s in sparse] + dense
+        return _on_device(xp, context + steps)
+
+
+def _attr_group(attrs: dict, prefix: str) -> list:
+    """ParseExample's attrs (sparse keys and types, dense keys, types, shapes) from the `prefix`ed ones."""
+    names = ("sparse_keys", "sparse_types", "dense_keys", "dense_types", "dense_shapes")
+    return [attrs[prefix + name] for name in names]
+
+
+def _serialized_scalar(context) -> np.ndarray:
+    """The context Features as a serialized Example (same field number), to parse as one."""
+    out = np.empty((), object)
+    out[()] = Example(features=context).SerializeToString()
+    return out
+
+
+@api_function("parse_single_sequence_example", "io.parse_single_sequence_example")
+def parse_single_sequence_example(
+    serialized, context_features=None, sequence_features=None, example_name=None, name=None
+) -> tuple[dict, dict]:
+    """Parses one serialized tf.train.SequenceExample into (context dict, sequence dict).
+
+    >>> context, steps = tf.parse_single_sequence_example(record,
+    ...     context_features={"length": tf.FixedLenFeature([], tf.int64)},
+    ...     sequence_features={"frames": tf.FixedLenSequenceFeature([2], tf.float32),
+    ...                        "words": tf.VarLenFeature(tf.string)})
+    >>> steps["frames"]   # float32 [steps, 2]; steps["words"] a SparseTensor [steps, ?]
+
+    Context features are FixedLenFeature or VarLenFeature, as in parse_single_example.
+    Sequence features are FixedLenSequenceFeature (one Feature of `shape` per step; a
+    missing list is an error unless allow_missing, then it has no steps) or
+    VarLenFeature.
+    """
+    context_features, sequence_features = context_features or {}, sequence_features or {}
+    if not context_features and not sequence_features:
+        raise ValueError("Missing features.")
+    with name_scope(name, "ParseSingleSequenceExample"):
+        context = _Specs(context_features, (VarLenFeature, FixedLenFeature))
+        steps = _Specs(sequence_features, (VarLenFeature, FixedLenSequenceFeature), sequence_list=True)
+        attrs = {**context.attrs("context_"), **steps.attrs("feature_list_")}
+        attrs["feature_list_dense_missing_assumed_empty"] = tuple(steps.missing_assumed_empty)
+        attrs["example_name"] = "<unknown>" if example_name is None else str(example_name)
+        serialized = convert_to_tensor(serialized, dtypes.string)
+        outputs = build("ParseSingleSequenceExample", [serialized, context.defaults], attrs)
+    return context.results(outputs), steps.results(outputs[context.output_count() :])
 
 
 # -- DecodeRaw -------------------------------------------------------------------------------

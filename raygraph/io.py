@@ -47,7 +47,9 @@ format, one field per line:
 It is parsed line by line; it is written atomically too.
 
 This module is also `tf.io`, for `tf.io.gfile` (TensorFlow's file API; see
-raygraph.gfile). The checkpoint code here uses local files only.
+raygraph.gfile), TFRecord files (raygraph.tfrecord) and the parsing ops
+(`tf.io.parse_example`, `decode_raw`...; ops.parsing). The checkpoint code here
+uses local files only.
 """
 
 from __future__ import annotations

@@ -215,3 +215,44 @@ def test_decode_csv_matches_tensorflow():
     for got, expected in zip(csv_program(raygraph), csv_program(v1), strict=True):
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def sequence_program(tf) -> tuple:
+    """parse_single_sequence_example of one SequenceExample built with `tf.train`'s classes."""
+    sequence = tf.train.SequenceExample()
+    sequence.context.feature["length"].int64_list.value.append(3)
+    frames = sequence.feature_lists.feature_list["frames"]
+    for step in range(3):
+        frames.feature.add().float_list.value.extend([step, -step])
+    words = sequence.feature_lists.feature_list["words"]
+    words.feature.add().bytes_list.value.append(b"a")
+    words.feature.add()
+    words.feature.add().bytes_list.value.extend([b"b", b"c"])
+    with tf.Graph().as_default():
+        context, steps = tf.parse_single_sequence_example(
+            sequence.SerializeToString(),
+            context_features={
+                "length": tf.FixedLenFeature([], tf.int64),
+                "rate": tf.FixedLenFeature([2], tf.float32, default_value=[0.5, 1.5]),
+                "tags": tf.VarLenFeature(tf.string),
+            },
+            sequence_features={
+                "frames": tf.FixedLenSequenceFeature([2], tf.float32),
+                "words": tf.VarLenFeature(tf.string),
+                "absent": tf.FixedLenSequenceFeature([4], tf.int64, allow_missing=True),
+            },
+        )
+        shapes = {k: v.shape.as_list() for k, v in {**context, **steps}.items() if not hasattr(v, "indices")}
+        with tf.Session(**({"target": "local"} if tf is raygraph else {})) as sess:
+            return sess.run({"context": context, "steps": steps}), shapes
+
+
+def test_parsed_sequence_examples_match_tensorflow():
+    (ours, our_shapes), (theirs, their_shapes) = sequence_program(raygraph), sequence_program(v1)
+    assert our_shapes == their_shapes
+    ours, theirs = flat(ours), flat(theirs)
+    assert sorted(ours) == sorted(theirs)
+    for key in theirs:
+        expected, got = np.asarray(theirs[key]), np.asarray(ours[key])
+        assert got.shape == expected.shape and got.dtype == expected.dtype, key
+        np.testing.assert_array_equal(got, expected, err_msg=key)

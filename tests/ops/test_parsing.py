@@ -1,4 +1,5 @@
-"""The parsing ops: ParseExample (tf.parse_example, tf.parse_single_example), DecodeRaw, DecodeCSV."""
+"""The parsing ops: ParseExample (tf.parse_example, parse_single_example), ParseSingleSequenceExample,
+DecodeRaw and DecodeCSV."""
 
 from __future__ import annotations
 
@@ -208,3 +209,54 @@ def test_decode_csv_errors():
 
 def test_string_constants_keep_trailing_nul_bytes():
     np.testing.assert_array_equal(run(tf.decode_raw(tf.constant([b"\x01\x00"]), tf.uint8)), [[1, 0]])
+
+
+def sequence_example() -> bytes:
+    sequence = tf.train.SequenceExample()
+    sequence.context.feature["length"].int64_list.value.append(2)
+    frames = sequence.feature_lists.feature_list["frames"]
+    frames.feature.add().float_list.value.extend([1.0, 2.0])
+    frames.feature.add().float_list.value.extend([3.0, 4.0])
+    words = sequence.feature_lists.feature_list["words"]
+    words.feature.add().bytes_list.value.append(b"a")
+    words.feature.add().bytes_list.value.extend([b"b", b"c"])
+    return sequence.SerializeToString()
+
+
+def test_parse_single_sequence_example_context_and_feature_lists():
+    context, steps = tf.parse_single_sequence_example(
+        tf.constant(sequence_example()),
+        context_features={
+            "length": tf.FixedLenFeature([], tf.int64),
+            "weight": tf.FixedLenFeature([], tf.float32, default_value=0.5),
+        },
+        sequence_features={
+            "frames": tf.FixedLenSequenceFeature([2], tf.float32),
+            "words": tf.VarLenFeature(tf.string),
+            "absent": tf.FixedLenSequenceFeature([3], tf.int64, allow_missing=True),
+        },
+    )
+    assert steps["frames"].shape.as_list() == [None, 2]
+    assert steps["words"].indices.shape.as_list() == [None, 2]
+    out_context, out_steps = run((context, steps))
+    assert out_context["length"] == 2 and out_context["weight"] == 0.5
+    np.testing.assert_array_equal(out_steps["frames"], [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(out_steps["words"].indices, [[0, 0], [1, 0], [1, 1]])
+    assert list(out_steps["words"].values) == [b"a", b"b", b"c"]
+    np.testing.assert_array_equal(out_steps["words"].dense_shape, [2, 2])
+    assert out_steps["absent"].shape == (0, 3)
+
+
+def test_a_missing_required_feature_list_is_invalid_argument():
+    _, steps = tf.parse_single_sequence_example(
+        tf.constant(sequence_example()),
+        sequence_features={"absent": tf.FixedLenSequenceFeature([], tf.int64)},
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Feature list 'absent' is required"):
+        run(steps)
+    _, steps = tf.parse_single_sequence_example(
+        tf.constant(sequence_example()),
+        sequence_features={"frames": tf.FixedLenSequenceFeature([3], tf.float32)},
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Values size: 2 but output shape: \\[3\\]"):
+        run(steps)
