@@ -30,6 +30,7 @@ families through `ops.api`, so any family imports on its own.
     tensor_array    TensorArray's ops on its run-time list of tensors
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
+    parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
 """
 
 FAMILIES = (
@@ -57,6 +58,7 @@ FAMILIES = (
     "tensor_array",
     "training",
     "summary",
+    "parsing",
 )
 
 

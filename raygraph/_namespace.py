@@ -33,6 +33,7 @@ from raygraph import (  # noqa: E402
     math,
     nest,  # noqa: E402
     nn,
+    python_io,
     random,
     summary,
     sysconfig,

@@ -784,8 +784,8 @@ def to_numpy(value, dtype=None, strict: bool = True) -> np.ndarray:
     """
     array = np.asarray(value)
     if not isinstance(value, np.ndarray | np.generic):
-        if array.dtype.kind in "US":
-            array = array.astype(object)
+        if array.dtype.kind in "US":  # built from the values: numpy's "S" strips trailing NUL bytes
+            array = np.array(value, dtype=object)
         elif array.dtype == np.float64:
             array = array.astype(np.float32) if dtype is None else array
         elif array.dtype.kind == "i" and dtype is None:
@@ -805,7 +805,7 @@ def _cast_ok(array: np.ndarray, target) -> bool:
     """Whether converting a constant to `target` keeps its meaning."""
     src = array.dtype.kind
     dst = target.np.kind
-    if array.dtype == target.np:
+    if array.dtype == target.np or array.size == 0:  # no values: tf.constant([], tf.string)
         return True
     if "O" in (src, dst) or ("b" in (src, dst) and src != dst):
         return False

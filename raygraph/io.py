@@ -47,7 +47,9 @@ format, one field per line:
 It is parsed line by line; it is written atomically too.
 
 This module is also `tf.io`, for `tf.io.gfile` (TensorFlow's file API; see
-raygraph.gfile). The checkpoint code here uses local files only.
+raygraph.gfile), TFRecord files (raygraph.tfrecord) and the parsing ops
+(`tf.io.parse_example`, `decode_raw`...; ops.parsing). The checkpoint code here
+uses local files only.
 """
 
 from __future__ import annotations
@@ -497,3 +499,25 @@ def write_checkpoint_state(path: str, state: CheckpointState) -> None:
     """Writes the state file atomically (see `atomic_write`)."""
     with atomic_write(path) as f:
         f.write(format_checkpoint_state(state).encode("utf-8"))
+
+
+# -- tf.io's TFRecord files and parsing ops (raygraph.tfrecord, ops.parsing) -----------------
+
+from raygraph.tfrecord import (  # noqa: E402, F401 - tf.io.TFRecordWriter and friends
+    TFRecordCompressionType,
+    TFRecordOptions,
+    TFRecordWriter,
+    tf_record_iterator,
+)
+
+
+def __getattr__(name: str):
+    """tf.io's op functions (parse_example, decode_raw, ...), registered under "io."."""
+    import ops
+    from ops import registry
+
+    ops.load_all()
+    fn = registry.api_functions("io.").get(name)
+    if fn is None:
+        raise AttributeError(f"module 'raygraph.io' has no attribute {name!r}")
+    return fn
