@@ -28,6 +28,11 @@ families through `ops.api`, so any family imports on its own.
     control         NoOp and tf.group
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
+    debug, checks   Print, PrintV2, Assert, CheckNumerics; tf.Print, tf.print, tf.assert_*
+    clip            clip_by_norm, global_norm, clip_by_global_norm (composed, no op types)
+    pyfunc          PyFunc, PyFuncStateless: tf.py_func, tf.numpy_function
+    sparse          SparseToDense; tf.SparseTensor, IndexedSlices, sparse_placeholder
+    aliases         pre-1.0 names (tf.pack, tf.concat_v2, tf.scalar_summary...), no op types
 """
 
 FAMILIES = (
@@ -53,6 +58,12 @@ FAMILIES = (
     "control",
     "training",
     "summary",
+    "debug",
+    "checks",
+    "clip",
+    "pyfunc",
+    "sparse",
+    "aliases",
 )
 
 

@@ -45,6 +45,7 @@ from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
     as_dtype,
+    bfloat16,
     bool,  # noqa: A004 - TensorFlow's name
     double,
     float16,
@@ -108,6 +109,8 @@ from raygraph.version import COMPILER_VERSION, GIT_VERSION, GRAPH_DEF_VERSION, V
 __getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 
 from raygraph import compat  # noqa: E402
+from raygraph import debugging, distributions, metrics, sparse  # noqa: E402
+from raygraph.template import *  # noqa: E402, F403 - make_template, report_uninitialized_variables
 
 newaxis = None
 

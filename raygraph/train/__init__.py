@@ -1,5 +1,7 @@
-"""`tf.train`: optimizers, the global step, learning-rate schedules and the Saver."""
+"""`tf.train`: optimizers, the global step, learning-rate schedules, the Saver and moving averages."""
 
 from raygraph.train.optimizers import *  # noqa: F403
 from raygraph.train.saver import *  # noqa: F403
 from raygraph.train.training_util import *  # noqa: F403
+from raygraph.train.moving_averages import *  # noqa: F403
+from raygraph.summary import FileWriter as SummaryWriter  # noqa: E402 - the pre-1.0 name
