@@ -27,7 +27,9 @@ from raygraph.graph import Tensor, convert_to_tensor, name_scope
 def _static_string(item) -> str:
     if isinstance(item, Tensor):
         value = constant_value(item)
-        return str(value) if value is not None else f"{item.name} (shape={item.shape} dtype={item.dtype.name})"
+        return (
+            str(value) if value is not None else f"{item.name} (shape={item.shape} dtype={item.dtype.name})"
+        )
     return str(item)
 
 
@@ -140,7 +142,13 @@ def _binary(sym: str, opname: str, op_func, static_func):
             x = convert_to_tensor(x, name="x")
             y = convert_to_tensor(y, name="y", preferred_dtype=x.dtype)
             if data is None:
-                data = [f"Condition x {sym} y did not hold element-wise:", f"x ({x.name}) = ", x, f"y ({y.name}) = ", y]
+                data = [
+                    f"Condition x {sym} y did not hold element-wise:",
+                    f"x ({x.name}) = ",
+                    x,
+                    f"y ({y.name}) = ",
+                    y,
+                ]
             if message is not None:
                 data = [message] + list(data)
             condition = tf.reduce_all(op_func(x, y))
@@ -162,9 +170,18 @@ assert_none_equal = _binary("!=", "assert_none_equal", lambda x, y: tf.not_equal
 assert_less = _binary("<", "assert_less", lambda x, y: tf.less(x, y), np.less)
 assert_less_equal = _binary("<=", "assert_less_equal", lambda x, y: tf.less_equal(x, y), np.less_equal)
 assert_greater = _binary(">", "assert_greater", lambda x, y: tf.greater(x, y), np.greater)
-assert_greater_equal = _binary(">=", "assert_greater_equal", lambda x, y: tf.greater_equal(x, y), np.greater_equal)
+assert_greater_equal = _binary(
+    ">=", "assert_greater_equal", lambda x, y: tf.greater_equal(x, y), np.greater_equal
+)
 
-for _fn in (assert_equal, assert_none_equal, assert_less, assert_less_equal, assert_greater, assert_greater_equal):
+for _fn in (
+    assert_equal,
+    assert_none_equal,
+    assert_less,
+    assert_less_equal,
+    assert_greater,
+    assert_greater_equal,
+):
     api_function(_fn.__name__, "debugging." + _fn.__name__)(_fn)
 
 
@@ -204,11 +221,19 @@ def _rank_check(opname: str, relation: str, static_ok, dynamic_ok):
                     )
                 return tf.no_op(name="static_checks_determined_all_ok")
             if data is None:
-                data = [message or "", f"Tensor {x.name} must have rank{relation}", rank, "Received shape: ", tf.shape(x)]
+                data = [
+                    message or "",
+                    f"Tensor {x.name} must have rank{relation}",
+                    rank,
+                    "Received shape: ",
+                    tf.shape(x),
+                ]
             return Assert(dynamic_ok(tf.rank(x), rank), data, summarize=summarize)
 
     check.__name__ = opname
-    check.__doc__ = f"""Asserts that `x` has rank{relation} `rank`; statically known ranks are checked at once."""
+    check.__doc__ = (
+        f"""Asserts that `x` has rank{relation} `rank`; statically known ranks are checked at once."""
+    )
     return api_function(opname, "debugging." + opname)(check)
 
 

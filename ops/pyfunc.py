@@ -58,7 +58,9 @@ def call(func, token: str, Tout, args):  # noqa: N803 - TensorFlow's attr name
     except Exception as e:  # noqa: BLE001 - the user's function may raise anything
         error_class = next((cls for kinds, cls in _ERRORS if isinstance(e, kinds)), errors.UnknownError)
         what = getattr(func, "__qualname__", repr(func))
-        raise error_class(None, None, f"{type(e).__name__}: {e} (in the Python function {what} of {token})") from e
+        raise error_class(
+            None, None, f"{type(e).__name__}: {e} (in the Python function {what} of {token})"
+        ) from e
     if isinstance(result, bytes):
         result = [result]
     values = [_as_array(v) for v in result] if isinstance(result, list | tuple) else [_as_array(result)]

@@ -52,7 +52,9 @@ class SparseToDense(Op):
         indices = indices.reshape(-1, 1) if indices.ndim < 2 else indices
         if indices.shape[1] != len(shape):
             raise errors.InvalidArgumentError(
-                None, None, f"sparse_indices has {indices.shape[1]} columns but output_shape has rank {len(shape)}"
+                None,
+                None,
+                f"sparse_indices has {indices.shape[1]} columns but output_shape has rank {len(shape)}",
             )
         if validate_indices:
             _validate(indices, shape)
@@ -93,7 +95,9 @@ def _validate(indices: np.ndarray, shape: tuple) -> None:
 
 
 @api_function("sparse_to_dense")
-def sparse_to_dense(sparse_indices, output_shape, sparse_values, default_value=0, validate_indices=True, name=None):
+def sparse_to_dense(
+    sparse_indices, output_shape, sparse_values, default_value=0, validate_indices=True, name=None
+):
     """A dense tensor with `sparse_values` at `sparse_indices` and `default_value` elsewhere."""
     values = convert_to_tensor(sparse_values, name="sparse_values")
     default = convert_to_tensor(default_value, preferred_dtype=values.dtype, name="default_value")
@@ -110,7 +114,9 @@ def sparse_to_dense(sparse_indices, output_shape, sparse_values, default_value=0
 # -- the sparse containers -----------------------------------------------------
 
 SparseTensorValue = collections.namedtuple("SparseTensorValue", ["indices", "values", "dense_shape"])
-SparseTensorValue.__doc__ = "A SparseTensor's value, as Session.run returns it: (indices, values, dense_shape)."
+SparseTensorValue.__doc__ = (
+    "A SparseTensor's value, as Session.run returns it: (indices, values, dense_shape)."
+)
 api_function("SparseTensorValue")(SparseTensorValue)
 
 
@@ -124,9 +130,13 @@ class SparseTensor:
 
     def __init__(self, indices, values, dense_shape):
         with name_scope(None, "SparseTensor", [indices, values, dense_shape]):
-            self._indices = convert_to_tensor(indices, dtype=None, name="indices", preferred_dtype=dtypes.int64)
+            self._indices = convert_to_tensor(
+                indices, dtype=None, name="indices", preferred_dtype=dtypes.int64
+            )
             self._values = convert_to_tensor(values, name="values")
-            self._dense_shape = convert_to_tensor(dense_shape, name="dense_shape", preferred_dtype=dtypes.int64)
+            self._dense_shape = convert_to_tensor(
+                dense_shape, name="dense_shape", preferred_dtype=dtypes.int64
+            )
         for what, t in (("indices", self._indices), ("dense_shape", self._dense_shape)):
             if t.dtype != dtypes.int64:
                 raise TypeError(f"SparseTensor {what} must be int64, got {t.dtype.name}")
@@ -177,7 +187,9 @@ class SparseTensor:
         return list(zip((self._indices, self._values, self._dense_shape), value))
 
     def __repr__(self) -> str:
-        return f"SparseTensor(indices={self._indices}, values={self._values}, dense_shape={self._dense_shape})"
+        return (
+            f"SparseTensor(indices={self._indices}, values={self._values}, dense_shape={self._dense_shape})"
+        )
 
 
 def as_sparse(sp_input, what: str = "sp_input") -> SparseTensor:
@@ -198,7 +210,9 @@ class IndexedSlices:
     def __init__(self, values, indices, dense_shape=None):
         self._values = convert_to_tensor(values, name="values")
         self._indices = convert_to_tensor(indices, name="indices")
-        self._dense_shape = None if dense_shape is None else convert_to_tensor(dense_shape, name="dense_shape")
+        self._dense_shape = (
+            None if dense_shape is None else convert_to_tensor(dense_shape, name="dense_shape")
+        )
 
     values = property(lambda self: self._values)
     indices = property(lambda self: self._indices)
@@ -216,7 +230,9 @@ class IndexedSlices:
         return tf.unsorted_segment_sum(self._values, self._indices, rows)
 
     def __repr__(self) -> str:
-        return f"IndexedSlices(indices={self._indices}, values={self._values}, dense_shape={self._dense_shape})"
+        return (
+            f"IndexedSlices(indices={self._indices}, values={self._values}, dense_shape={self._dense_shape})"
+        )
 
 
 # -- functions on sparse tensors -------------------------------------------------
@@ -254,7 +270,9 @@ def sparse_retain(sp_input, to_retain):
     if to_retain.shape.ndims not in (None, 1):
         raise ValueError(f"to_retain must be a vector, got shape {to_retain.shape}")
     keep = tf.reshape(tf.where(to_retain), [-1])
-    return SparseTensor(tf.gather(sp_input.indices, keep), tf.gather(sp_input.values, keep), sp_input.dense_shape)
+    return SparseTensor(
+        tf.gather(sp_input.indices, keep), tf.gather(sp_input.values, keep), sp_input.dense_shape
+    )
 
 
 @api_function("sparse_placeholder", "sparse.placeholder")

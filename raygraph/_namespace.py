@@ -20,6 +20,8 @@ _ops.load_all()
 
 from raygraph import (  # noqa: E402
     app,
+    debugging,
+    distributions,
     dtypes,
     errors,
     flags,
@@ -31,8 +33,10 @@ from raygraph import (  # noqa: E402
     logging,
     losses,
     math,
+    metrics,
     nn,
     random,
+    sparse,
     summary,
     sysconfig,
     test,
@@ -109,7 +113,6 @@ from raygraph.version import COMPILER_VERSION, GIT_VERSION, GRAPH_DEF_VERSION, V
 __getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 
 from raygraph import compat  # noqa: E402
-from raygraph import debugging, distributions, metrics, sparse  # noqa: E402
 from raygraph.template import *  # noqa: E402, F403 - make_template, report_uninitialized_variables
 
 newaxis = None

@@ -68,7 +68,9 @@ class Normal(Distribution):
         with name_scope(name, values=[loc, scale]) as scope:
             self._loc = convert_to_tensor(loc, name="loc")
             self._scale = convert_to_tensor(scale, name="scale", preferred_dtype=self._loc.dtype)
-        super().__init__(self._loc.dtype, {"loc": loc, "scale": scale}, scope[:-1], validate_args, allow_nan_stats)
+        super().__init__(
+            self._loc.dtype, {"loc": loc, "scale": scale}, scope[:-1], validate_args, allow_nan_stats
+        )
 
     loc = property(lambda self: self._loc)
     scale = property(lambda self: self._scale)
@@ -117,7 +119,15 @@ class Normal(Distribution):
 class Bernoulli(Distribution):
     """A 0/1 outcome with P(1) = `probs` (or sigmoid(`logits`)); samples have `dtype` (int32)."""
 
-    def __init__(self, logits=None, probs=None, dtype=dtypes.int32, validate_args=False, allow_nan_stats=True, name="Bernoulli"):
+    def __init__(
+        self,
+        logits=None,
+        probs=None,
+        dtype=dtypes.int32,
+        validate_args=False,
+        allow_nan_stats=True,
+        name="Bernoulli",
+    ):
         if (logits is None) == (probs is None):
             raise ValueError("Must pass probs or logits, but not both.")
         with name_scope(name, values=[logits, probs]) as scope:
@@ -127,7 +137,13 @@ class Bernoulli(Distribution):
             else:
                 self._probs = convert_to_tensor(probs, name="probs")
                 self._logits = api.log(self._probs) - api.log1p(-self._probs)
-        super().__init__(dtypes.as_dtype(dtype), {"logits": logits, "probs": probs}, scope[:-1], validate_args, allow_nan_stats)
+        super().__init__(
+            dtypes.as_dtype(dtype),
+            {"logits": logits, "probs": probs},
+            scope[:-1],
+            validate_args,
+            allow_nan_stats,
+        )
 
     logits = property(lambda self: self._logits)
     probs = property(lambda self: self._probs)
@@ -161,7 +177,15 @@ class Bernoulli(Distribution):
 class Categorical(Distribution):
     """One of K classes with probabilities softmax(`logits`) (or `probs`), over the last axis."""
 
-    def __init__(self, logits=None, probs=None, dtype=dtypes.int32, validate_args=False, allow_nan_stats=True, name="Categorical"):
+    def __init__(
+        self,
+        logits=None,
+        probs=None,
+        dtype=dtypes.int32,
+        validate_args=False,
+        allow_nan_stats=True,
+        name="Categorical",
+    ):
         if (logits is None) == (probs is None):
             raise ValueError("Must pass probs or logits, but not both.")
         with name_scope(name, values=[logits, probs]) as scope:
@@ -171,7 +195,13 @@ class Categorical(Distribution):
             else:
                 self._probs = convert_to_tensor(probs, name="probs")
                 self._logits = api.log(self._probs, name="logits")
-        super().__init__(dtypes.as_dtype(dtype), {"logits": logits, "probs": probs}, scope[:-1], validate_args, allow_nan_stats)
+        super().__init__(
+            dtypes.as_dtype(dtype),
+            {"logits": logits, "probs": probs},
+            scope[:-1],
+            validate_args,
+            allow_nan_stats,
+        )
 
     logits = property(lambda self: self._logits)
     probs = property(lambda self: self._probs)

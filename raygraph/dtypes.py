@@ -123,6 +123,7 @@ except ImportError:  # pragma: no cover - ml_dtypes is a dependency
 def _finfo(npd: np.dtype):
     return _ml_dtypes.finfo(npd) if _ml_dtypes is not None and npd.kind == "V" else np.finfo(npd)
 
+
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update(half=float16, double=float64)
 _BY_NP = {d.np: d for d in _ALL}

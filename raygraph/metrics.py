@@ -89,7 +89,9 @@ def _prepare(predictions, labels, weights):
         if weights.shape.ndims is not None and weights.shape.ndims > 0:
             _, weights = _squeeze_last(predictions, weights)
     if not predictions.shape.is_compatible_with(labels.shape):
-        raise ValueError(f"Shapes {predictions.shape} and {labels.shape} are incompatible (predictions, labels)")
+        raise ValueError(
+            f"Shapes {predictions.shape} and {labels.shape} are incompatible (predictions, labels)"
+        )
     return predictions, labels, weights
 
 
@@ -121,7 +123,9 @@ def mean(values, weights=None, metrics_collections=None, updates_collections=Non
         return _collect(value, update_op, metrics_collections, updates_collections)
 
 
-def accuracy(labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None):
+def accuracy(
+    labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
+):
     """How often `predictions` equals `labels` (weighted): `tf.metrics.accuracy(y, tf.argmax(logits, 1))`."""
     predictions, labels, weights = _prepare(predictions, labels, weights)
     if labels.dtype != predictions.dtype:
@@ -153,7 +157,9 @@ def root_mean_squared_error(
 ):
     """The square root of mean_squared_error, over every batch so far."""
     predictions, labels, weights = _prepare(predictions, labels, weights)
-    mse, update_mse = mean_squared_error(labels, predictions, weights, None, None, name or "root_mean_squared_error")
+    mse, update_mse = mean_squared_error(
+        labels, predictions, weights, None, None, name or "root_mean_squared_error"
+    )
     return _collect(api.sqrt(mse), api.sqrt(update_mse), metrics_collections, updates_collections)
 
 
@@ -169,7 +175,9 @@ def _count_condition(condition, weights, metrics_collections, updates_collection
 
 
 def _counter(default: str, label_value: bool, prediction_value: bool):
-    def count(labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None):
+    def count(
+        labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
+    ):
         with variable_scope(name, default, (predictions, labels, weights)):
             predictions, labels, weights = _prepare(predictions, labels, weights)
             labels = api.cast(labels, dtypes.bool)
@@ -192,7 +200,9 @@ true_negatives = _counter("true_negatives", False, False)
 
 
 def _ratio(default: str, other):
-    def metric(labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None):
+    def metric(
+        labels, predictions, weights=None, metrics_collections=None, updates_collections=None, name=None
+    ):
         with variable_scope(name, default, (predictions, labels, weights)):
             predictions, labels, weights = _prepare(predictions, labels, weights)
             tp, tp_update = true_positives(labels, predictions, weights)
@@ -276,9 +286,11 @@ def auc(
     >>> auc, update = tf.metrics.auc(labels, tf.sigmoid(logits))
     """
     if curve not in ("ROC", "PR"):
-        raise ValueError(f'curve must be either ROC or PR, {curve} unknown')
+        raise ValueError(f"curve must be either ROC or PR, {curve} unknown")
     if summation_method not in ("trapezoidal", "minoring", "majoring"):
-        raise ValueError(f"Invalid summation_method: {summation_method} (careful_interpolation is not supported)")
+        raise ValueError(
+            f"Invalid summation_method: {summation_method} (careful_interpolation is not supported)"
+        )
     with variable_scope(name, "auc", (labels, predictions, weights)):
         predictions, labels, weights = _prepare(predictions, labels, weights)
         if thresholds is not None:
@@ -320,7 +332,13 @@ def auc(
 
 
 def mean_iou(
-    labels, predictions, num_classes, weights=None, metrics_collections=None, updates_collections=None, name=None
+    labels,
+    predictions,
+    num_classes,
+    weights=None,
+    metrics_collections=None,
+    updates_collections=None,
+    name=None,
 ):
     """The mean over classes of intersection / union, from a confusion matrix accumulated across batches.
 
@@ -329,8 +347,12 @@ def mean_iou(
     with variable_scope(name, "mean_iou", (predictions, labels, weights)):
         predictions, labels, weights = _prepare(predictions, labels, weights)
         total_cm = metric_variable([num_classes, num_classes], dtypes.float64, name="total_confusion_matrix")
-        labels_1h = api.one_hot(api.reshape(api.cast(labels, dtypes.int32), [-1]), num_classes, dtype=dtypes.float64)
-        preds_1h = api.one_hot(api.reshape(api.cast(predictions, dtypes.int32), [-1]), num_classes, dtype=dtypes.float64)
+        labels_1h = api.one_hot(
+            api.reshape(api.cast(labels, dtypes.int32), [-1]), num_classes, dtype=dtypes.float64
+        )
+        preds_1h = api.one_hot(
+            api.reshape(api.cast(predictions, dtypes.int32), [-1]), num_classes, dtype=dtypes.float64
+        )
         if weights is not None:
             w = api.reshape(_broadcast_weights(weights, api.cast(labels, dtypes.float32)), [-1, 1])
             labels_1h = api.multiply(labels_1h, api.cast(w, dtypes.float64))
@@ -345,6 +367,9 @@ def mean_iou(
         denominator = api.where(api.greater(denominator, 0.0), denominator, api.ones_like(denominator))
         iou = api.divide(diagonal, denominator)
         value = api.where(
-            api.greater(num_valid, 0.0), api.div_no_nan(api.reduce_sum(iou), num_valid), 0.0 * num_valid, name="mean_iou"
+            api.greater(num_valid, 0.0),
+            api.div_no_nan(api.reduce_sum(iou), num_valid),
+            0.0 * num_valid,
+            name="mean_iou",
         )
         return _collect(value, update_op, metrics_collections, updates_collections)

@@ -1,7 +1,7 @@
 """`tf.train`: optimizers, the global step, learning-rate schedules, the Saver and moving averages."""
 
+from raygraph.summary import FileWriter as SummaryWriter  # noqa: F401 - the pre-1.0 name
+from raygraph.train.moving_averages import *  # noqa: F403
 from raygraph.train.optimizers import *  # noqa: F403
 from raygraph.train.saver import *  # noqa: F403
 from raygraph.train.training_util import *  # noqa: F403
-from raygraph.train.moving_averages import *  # noqa: F403
-from raygraph.summary import FileWriter as SummaryWriter  # noqa: E402 - the pre-1.0 name

@@ -147,7 +147,9 @@ def _debiased_update(shadow: Variable, value, decay, one_minus_decay):
     with graph.name_scope(None), control_dependencies(None):
         shape, dtype = shadow.shape.as_list(), shadow.dtype
         biased = Variable(lambda: api.zeros(shape, dtype), trainable=False, name=f"{shadow.op.name}/biased")
-        local_step = Variable(lambda: api.zeros([], dtype), trainable=False, name=f"{shadow.op.name}/local_step")
+        local_step = Variable(
+            lambda: api.zeros([], dtype), trainable=False, name=f"{shadow.op.name}/local_step"
+        )
     update_biased = biased.assign_sub((biased.value() - value) * one_minus_decay)
     update_step = local_step.assign_add(1.0)
     bias_factor = 1.0 - api.pow(decay, update_step)

@@ -64,7 +64,10 @@ def test_assert_fails_the_run_with_its_data():
     assert check.type == "Assert" and check.name == "Assert/Assert"
     with tf.Session("local") as sess:
         np.testing.assert_array_equal(sess.run(y, {x: [1.0]}), [1.0])
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"assertion failed: \[x must be positive:\] \[1 -2 3\.\.\.\]"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"assertion failed: \[x must be positive:\] \[1 -2 3\.\.\.\]",
+        ):
             sess.run(y, {x: [1.0, -2.0, 3.0, 4.0]})
 
 
@@ -76,7 +79,9 @@ def test_assert_equal_static_and_dynamic():
         y = tf.identity(x)
     with tf.Session("local") as sess:
         sess.run(y, {x: [1, 2, 3]})
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[shapes\] \[Condition x == y did not hold"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"\[shapes\] \[Condition x == y did not hold"
+        ):
             sess.run(y, {x: [1, 2, 4]})
 
 
@@ -211,7 +216,9 @@ def test_exponential_moving_average():
     ema = tf.train.ExponentialMovingAverage(0.5)
     update = ema.apply([w])
     shadow = ema.average(w)
-    assert shadow.name == "w/ExponentialMovingAverage:0" and ema.average_name(w) == "w/ExponentialMovingAverage"
+    assert (
+        shadow.name == "w/ExponentialMovingAverage:0" and ema.average_name(w) == "w/ExponentialMovingAverage"
+    )
     assert not shadow.trainable and shadow in tf.global_variables()
     assert tf.get_collection(tf.GraphKeys.MOVING_AVERAGE_VARIABLES) == [w]
     assert ema.variables_to_restore() == {"w/ExponentialMovingAverage": w, "step": step}
@@ -314,7 +321,10 @@ def test_py_func_errors_name_the_op():
     boom = tf.py_func(lambda a: 1 / 0, [x], tf.float32, name="boom")
     bad_value = tf.py_func(lambda a: int("x"), [x], tf.float32)
     with tf.Session("local") as sess:
-        with pytest.raises(tf.errors.InvalidArgumentError, match="0-th value returned by pyfunc_.* is float64, but expects float32"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match="0-th value returned by pyfunc_.* is float64, but expects float32",
+        ):
             sess.run(wrong_dtype, {x: [1.0]})
         with pytest.raises(tf.errors.UnknownError, match="boom.*ZeroDivisionError"):
             sess.run(boom, {x: [1.0]})
@@ -329,7 +339,9 @@ def test_sparse_placeholder_feeds_and_fetches():
     sp = tf.sparse_placeholder(tf.float32, name="sp")
     dense = tf.sparse_tensor_to_dense(sp)
     total = tf.sparse.reduce_sum(sp, axis=1)
-    value = tf.SparseTensorValue(np.array([[0, 1], [1, 0]]), np.array([3.0, 4.0], np.float32), np.array([2, 3]))
+    value = tf.SparseTensorValue(
+        np.array([[0, 1], [1, 0]]), np.array([3.0, 4.0], np.float32), np.array([2, 3])
+    )
     with tf.Session("local") as sess:
         d, t = sess.run([dense, total], {sp: value})
         d2 = sess.run(dense, {sp: ([[1, 2]], [5.0], [2, 3])})
@@ -367,7 +379,14 @@ def test_normal_distribution():
     n = tf.distributions.Normal(loc=[0.0, 1.0], scale=2.0)
     other = tf.distributions.Normal(1.0, 1.0)
     out = run(
-        [n.log_prob(0.5), n.prob(0.5), n.entropy(), n.mean(), n.stddev(), tf.distributions.kl_divergence(n, other)]
+        [
+            n.log_prob(0.5),
+            n.prob(0.5),
+            n.entropy(),
+            n.mean(),
+            n.stddev(),
+            tf.distributions.kl_divergence(n, other),
+        ]
     )
     loc, scale = np.array([0.0, 1.0]), 2.0
     log_prob = -0.5 * ((0.5 - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
