@@ -31,6 +31,11 @@ families through `ops.api`, so any family imports on its own.
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
     parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
+    debug, checks   Print, PrintV2, Assert, CheckNumerics; tf.Print, tf.print, tf.assert_*
+    clip            clip_by_norm, global_norm, clip_by_global_norm (composed, no op types)
+    pyfunc          PyFunc, PyFuncStateless: tf.py_func, tf.numpy_function
+    sparse          SparseToDense; tf.SparseTensor, IndexedSlices, sparse_placeholder
+    aliases         pre-1.0 names (tf.pack, tf.concat_v2, tf.scalar_summary...), no op types
 """
 
 FAMILIES = (
@@ -59,6 +64,12 @@ FAMILIES = (
     "training",
     "summary",
     "parsing",
+    "debug",
+    "checks",
+    "clip",
+    "pyfunc",
+    "sparse",
+    "aliases",
 )
 
 

@@ -20,6 +20,8 @@ _ops.load_all()
 
 from raygraph import (  # noqa: E402
     app,
+    debugging,
+    distributions,
     dtypes,
     errors,
     flags,
@@ -31,10 +33,12 @@ from raygraph import (  # noqa: E402
     logging,
     losses,
     math,
+    metrics,
     nest,  # noqa: E402
     nn,
     python_io,
     random,
+    sparse,
     summary,
     sysconfig,
     test,
@@ -48,6 +52,7 @@ from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
     as_dtype,
+    bfloat16,
     bool,  # noqa: A004 - TensorFlow's name
     double,
     float16,
@@ -113,6 +118,7 @@ from raygraph.version import COMPILER_VERSION, GIT_VERSION, GRAPH_DEF_VERSION, V
 __getattr__ = _registry.namespace(globals(), "")  # user ops registered later resolve too
 
 from raygraph import compat  # noqa: E402
+from raygraph.template import *  # noqa: E402, F403 - make_template, report_uninitialized_variables
 
 newaxis = None
 

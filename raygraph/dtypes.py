@@ -41,7 +41,7 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
-        return self._np.kind == "f"
+        return self._np.kind == "f" or self.name == "bfloat16"
 
     @property
     def is_integer(self) -> bool:
@@ -57,7 +57,7 @@ class DType:
 
     @property
     def is_numeric(self) -> bool:
-        return self._np.kind in "iuf"
+        return self._np.kind in "iuf" or self.name == "bfloat16"
 
     @property
     def is_differentiable(self) -> bool:
@@ -71,11 +71,11 @@ class DType:
 
     @property
     def min(self):
-        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+        return _finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
 
     @property
     def max(self):
-        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+        return _finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
 
     def __eq__(self, other) -> bool:
         if other is None:
@@ -113,6 +113,20 @@ variant = DType("variant", np.object_)
 """An opaque host value (a TensorArray's list of tensors, a loop's saved values)."""
 
 _ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, uint16, bool, string]
+
+try:  # bfloat16 is ml_dtypes' numpy type (it comes with TensorFlow and JAX)
+    import ml_dtypes as _ml_dtypes
+
+    bfloat16 = DType("bfloat16", _ml_dtypes.bfloat16)
+    _ALL.append(bfloat16)
+except ImportError:  # pragma: no cover - ml_dtypes is a dependency
+    _ml_dtypes = None
+
+
+def _finfo(npd: np.dtype):
+    return _ml_dtypes.finfo(npd) if _ml_dtypes is not None and npd.kind == "V" else np.finfo(npd)
+
+
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update(half=float16, double=float64, variant=variant)
 _BY_NP = {d.np: d for d in _ALL}

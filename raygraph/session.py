@@ -179,6 +179,9 @@ class _Fetches:
             return ("dict", type(f), [(k, self._flatten(v)) for k, v in f.items()])
         if f is None:
             raise TypeError("Fetch argument None has invalid type <class 'NoneType'>")
+        if hasattr(f, "_fetch_parts"):  # a SparseTensor: its parts, rebuilt as a SparseTensorValue
+            parts, cls = f._fetch_parts()
+            return ("namedtuple", cls, [self._flatten(p) for p in parts])
         try:
             element = self.graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
         except TypeError:
@@ -355,7 +358,7 @@ class Session:
 
     def _check_feeds(self, feed_dict) -> dict[Tensor, np.ndarray]:
         feeds = {}
-        for key, value in feed_dict.items():
+        for key, value in _expand_feeds(feed_dict):
             try:
                 tensor = self.graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
             except (TypeError, ValueError, KeyError) as e:
@@ -453,6 +456,15 @@ class _DeviceAttributes:
 
     def __repr__(self) -> str:
         return f"_DeviceAttributes({self.name}, {self.device_type})"
+
+
+def _expand_feeds(feed_dict):
+    """(key, value) pairs, a SparseTensor key giving one per part (ops.sparse)."""
+    for key, value in feed_dict.items():
+        if hasattr(key, "_feed_parts"):
+            yield from key._feed_parts(value)
+        else:
+            yield key, value
 
 
 def _feed_value(tensor: Tensor, value) -> np.ndarray:

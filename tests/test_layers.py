@@ -28,6 +28,7 @@ CORE = {
     "raygraph.errors",
     "raygraph.device",
     "raygraph.func_graph",
+    "raygraph.example",  # tf.train.Example's protobuf classes: the parsing kernels read them
 }
 
 

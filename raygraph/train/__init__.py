@@ -1,6 +1,9 @@
-"""`tf.train`: optimizers, the global step, learning-rate schedules, the Saver, and tf.train.Example."""
+"""`tf.train`: optimizers, the global step, learning-rate schedules, the Saver, moving averages
+and tf.train.Example."""
 
 from raygraph.example import *  # noqa: F403 - tf.train.Example, Feature, ...
+from raygraph.summary import FileWriter as SummaryWriter  # noqa: F401 - the pre-1.0 name
+from raygraph.train.moving_averages import *  # noqa: F403
 from raygraph.train.optimizers import *  # noqa: F403
 from raygraph.train.saver import *  # noqa: F403
 from raygraph.train.training_util import *  # noqa: F403

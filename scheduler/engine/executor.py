@@ -54,6 +54,7 @@ class SessionState:
     def __init__(self):
         self.variables: dict[str, object] = {}
         self.rngs: dict[str, np.random.Generator] = {}
+        self.counters: dict[str, int] = {}  # runs counted per node (tf.Print's first_n)
         self.executors: dict[int, Executor] = {}
         self.functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()

@@ -159,7 +159,7 @@ def rnn_training(tf, target=None, steps=15):
         _, h = tf.while_loop(lambda t, h: t < 6, body, [0, tf.zeros([8, 5])])
         loss = tf.reduce_mean(tf.square(tf.matmul(h, wo) - y))
         train = tf.train.AdamOptimizer(0.05).minimize(loss)
-        with (tf.Session(target) if target is not None else tf.Session()) as sess:
+        with tf.Session(target) if target is not None else tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             return [sess.run([train, loss], {x: xs, y: ys})[1] for _ in range(steps)]
 

@@ -77,6 +77,8 @@ FAMILY_MODULES = (
     "training",
     "summary",
     "parsing",
+    "trainmisc",
+    "control_flow",
 )
 
 

@@ -2,6 +2,14 @@
 
 Gradients of every differentiable construct are checked against central finite
 differences of the same program evaluated with numpy.
+
+The ops these build (tests/ops/cases_control_flow.py): If and IfGrad (tf.cond),
+While and WhileGrad (tf.while_loop), EmptyTensorList; TensorArrayV3,
+TensorArrayReadV3, TensorArrayWriteV3, TensorArrayGatherV3, TensorArrayScatterV3,
+TensorArrayStackV3, TensorArrayConcatV3, TensorArraySplitV3, TensorArraySizeV3 and
+their gradients TensorArrayReadGrad, TensorArrayWriteGrad, TensorArrayGatherGrad,
+TensorArrayScatterGrad, TensorArrayFromRows, TensorArraySplitGrad,
+TensorArrayConcatGrad.
 """
 
 from __future__ import annotations
@@ -103,7 +111,9 @@ def test_cond_gradient_matches_finite_differences():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [3])
         w = tf.constant([0.5, -1.0, 2.0])
-        y = tf.cond(tf.reduce_sum(x) > 0, lambda: tf.reduce_sum(tf.sin(x) * w), lambda: tf.reduce_sum(x * x * w))
+        y = tf.cond(
+            tf.reduce_sum(x) > 0, lambda: tf.reduce_sum(tf.sin(x) * w), lambda: tf.reduce_sum(x * x * w)
+        )
         (g,) = tf.gradients(y, [x])
         for xv in (np.array([0.3, 0.2, 0.1]), np.array([-0.3, 0.2, -0.4])):
             got = run(g, {x: xv})
@@ -117,7 +127,10 @@ def test_cond_gradient_matches_finite_differences():
 def test_case():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.int32, [])
-        out = tf.case([(x < 0, lambda: tf.constant(-1)), (x > 0, lambda: tf.constant(1))], default=lambda: tf.constant(0))
+        out = tf.case(
+            [(x < 0, lambda: tf.constant(-1)), (x > 0, lambda: tf.constant(1))],
+            default=lambda: tf.constant(0),
+        )
         with tf.Session("local") as sess:
             assert [sess.run(out, {x: v}) for v in (-5, 0, 7)] == [-1, 0, 1]
         last = tf.case({x < 0: lambda: tf.constant(10), x >= 0: lambda: tf.constant(20)})
@@ -169,7 +182,12 @@ def test_while_loop_shape_invariants():
 
         with pytest.raises(ValueError, match="shape_invariants"):
             tf.while_loop(lambda i, x: i < 3, grow, [0, x0])
-        _, x = tf.while_loop(lambda i, x: i < 3, grow, [0, x0], shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])])
+        _, x = tf.while_loop(
+            lambda i, x: i < 3,
+            grow,
+            [0, x0],
+            shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])],
+        )
         assert x.shape.as_list() == [None, 2]
         assert run(x).shape == (8, 2)
 
@@ -209,7 +227,9 @@ def test_while_loop_gradient_with_zero_iterations_and_unused_vars():
         x = tf.placeholder(tf.float32, [2])
         w = tf.constant([2.0, 3.0])
         n = tf.placeholder(tf.int32, [])
-        _, h, c = tf.while_loop(lambda i, h, c: i < n, lambda i, h, c: (i + 1, h * w, c), [0, x, tf.constant(1.0)])
+        _, h, c = tf.while_loop(
+            lambda i, h, c: i < n, lambda i, h, c: (i + 1, h * w, c), [0, x, tf.constant(1.0)]
+        )
         gx, gw = tf.gradients(tf.reduce_sum(h), [x, w])
         np.testing.assert_allclose(run(gx, {x: [1, 1], n: 0}), [1, 1])
         np.testing.assert_allclose(run(gw, {x: [1, 1], n: 0}), [0, 0])

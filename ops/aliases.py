@@ -1,0 +1,77 @@
+"""TensorFlow's pre-1.0 names, kept by old programs: tf.pack, tf.concat_v2, tf.scalar_summary...
+
+Each calls the current function with the old argument order; no op types.
+"""
+
+from __future__ import annotations
+
+from ops import api as tf
+from ops.registry import api_function
+
+_summary = tf._Namespace("summary.")
+
+
+@api_function("concat_v2")
+def concat_v2(values, axis, name="concat_v2"):
+    """The pre-1.0 `tf.concat(values, axis)` (the order tf.concat has now)."""
+    return tf.concat(values, axis, name=name)
+
+
+@api_function("pack")
+def pack(values, axis=0, name="pack"):
+    """The pre-1.0 name of `tf.stack`."""
+    return tf.stack(values, axis=axis, name=name)
+
+
+@api_function("unpack")
+def unpack(value, num=None, axis=0, name="unpack"):
+    """The pre-1.0 name of `tf.unstack`."""
+    return tf.unstack(value, num=num, axis=axis, name=name)
+
+
+@api_function("sub")
+def sub(x, y, name=None):
+    """The pre-1.0 name of `tf.subtract`."""
+    return tf.subtract(x, y, name=name)
+
+
+@api_function("mul")
+def mul(x, y, name=None):
+    """The pre-1.0 name of `tf.multiply`."""
+    return tf.multiply(x, y, name=name)
+
+
+@api_function("neg")
+def neg(x, name=None):
+    """The pre-1.0 name of `tf.negative`."""
+    return tf.negative(x, name=name)
+
+
+@api_function("scalar_summary")
+def scalar_summary(tags, values, collections=None, name=None):
+    """The pre-1.0 `tf.summary.scalar(tags, values)`."""
+    return _summary.scalar(tags, values, collections=collections)
+
+
+@api_function("histogram_summary")
+def histogram_summary(tag, values, collections=None, name=None):
+    """The pre-1.0 `tf.summary.histogram(tag, values)`."""
+    return _summary.histogram(tag, values, collections=collections)
+
+
+@api_function("image_summary")
+def image_summary(tag, tensor, max_images=3, collections=None, name=None):
+    """The pre-1.0 `tf.summary.image(tag, tensor, max_outputs=max_images)`."""
+    return _summary.image(tag, tensor, max_outputs=max_images, collections=collections)
+
+
+@api_function("merge_summary")
+def merge_summary(inputs, collections=None, name=None):
+    """The pre-1.0 `tf.summary.merge(inputs)`."""
+    return _summary.merge(inputs, collections=collections, name=name)
+
+
+@api_function("merge_all_summaries")
+def merge_all_summaries(key="summaries"):
+    """The pre-1.0 `tf.summary.merge_all()`."""
+    return _summary.merge_all(key=key)
