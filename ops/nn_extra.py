@@ -381,3 +381,26 @@ def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
             tf.greater_equal(targets, 0 * targets), tf.less_equal(targets, 0 * targets + 1)
         )
         return tf.add(result, tf.where(small, tf.zeros_like(targets), stirling), name=scope)
+
+
+@api_function("nn.silu")
+def silu(features, beta=1.0):
+    """features * sigmoid(beta * features): swish's other name."""
+    return swish(features, beta)
+
+
+@api_function("nn.weighted_cross_entropy_with_logits")
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None):
+    """Sigmoid cross-entropy with the positive term weighted by pos_weight, computed stably."""
+    labels = targets if labels is None else labels
+    with name_scope(name, "logistic_loss", [logits, labels]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, dtype=logits.dtype, name="labels")
+        if not logits.shape.is_compatible_with(labels.shape):
+            raise ValueError(
+                f"logits and labels must have the same shape ({format_shape(logits.shape)} vs "
+                f"{format_shape(labels.shape)})"
+            )
+        log_weight = 1 + (tf.cast(pos_weight, logits.dtype) - 1) * labels
+        softplus_neg = tf.log1p(tf.exp(tf.negative(tf.abs(logits)))) + tf.nn.relu(tf.negative(logits))
+        return tf.add((1 - labels) * logits, log_weight * softplus_neg, name=scope)

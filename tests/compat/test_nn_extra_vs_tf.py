@@ -415,3 +415,13 @@ def test_conv_layers_match_tensorflow(tf_layers):
         zip(ours["values"][0] + ours["values"][1], theirs["values"][0] + theirs["values"][1])
     ):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=f"value {k}")
+
+
+def test_silu_and_weighted_cross_entropy():
+    x, labels = _rand(3, 4, low=-4, high=4), _rand(3, 4, seed=5, low=0, high=1)
+    compare(lambda tf, x: tf.nn.silu(x), x)
+    compare(
+        lambda tf, x, z: tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=2.5),
+        x,
+        labels,
+    )
