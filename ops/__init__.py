@@ -23,6 +23,10 @@ families through `ops.api`, so any family imports on its own.
     array_select    Where, Select, SelectV2
     reduce          reductions, arg max/min, scans
     nn, nn_conv     activations, softmax, losses, bias; convolution and pooling
+    nn_extra        top_k, lrn, fused_batch_norm, swish and other tf.nn composites
+    nn_embed        embedding_lookup (one table or partitioned)
+    nn_sampled      candidate samplers, compute_accidental_hits, nce_loss, sampled_softmax_loss
+    nn_conv_extra   depthwise/separable, 1-D, atrous and transposed convolutions; 1-D pooling
     state           VariableV2, Assign, AssignAdd, AssignSub
     random          random ops and graph seeds
     control         NoOp and tf.group
@@ -70,6 +74,10 @@ FAMILIES = (
     "pyfunc",
     "sparse",
     "aliases",
+    "nn_extra",
+    "nn_embed",
+    "nn_sampled",
+    "nn_conv_extra",
 )
 
 

@@ -902,3 +902,21 @@ def batch_normalization(
         _reuse=reuse,
     )
     return layer(inputs, training=training)
+
+
+# -- more layers, in raygraph/layers_conv.py (Conv1D, Conv2DTranspose, separable convs, 1-D pooling) --
+# It builds on the classes above, so it is imported on first use, not here (no import cycle).
+
+
+def __getattr__(name: str):
+    from raygraph import layers_conv
+
+    if name in layers_conv.__all__:
+        return getattr(layers_conv, name)
+    raise AttributeError(f"module 'raygraph.layers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    from raygraph import layers_conv
+
+    return sorted(set(globals()) | set(layers_conv.__all__))

@@ -79,6 +79,7 @@ FAMILY_MODULES = (
     "parsing",
     "trainmisc",
     "control_flow",
+    "nn_extra",
 )
 
 
