@@ -28,6 +28,11 @@ families through `ops.api`, so any family imports on its own.
     control         NoOp and tf.group
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
+    image_resize    ResizeBilinear, ResizeNearestNeighbor, ResizeBicubic, ResizeArea and gradients
+    array_misc      DepthToSpace, SpaceToDepth, ReverseSequence, Unique, saturate_cast
+    image           tf.image: resize by name, flips, crops, pads, dtype and colour adjustments
+    image_codec     PNG/JPEG/GIF/BMP decoding and encoding through Pillow
+    linalg          diagonals, bands, inverse, determinants, solves, Cholesky, SVD, QR, eigh
 """
 
 FAMILIES = (
@@ -53,6 +58,11 @@ FAMILIES = (
     "control",
     "training",
     "summary",
+    "linalg",
+    "image_resize",
+    "image",
+    "array_misc",
+    "image_codec",
 )
 
 

@@ -769,8 +769,8 @@ def to_numpy(value, dtype=None, strict: bool = True) -> np.ndarray:
     """
     array = np.asarray(value)
     if not isinstance(value, np.ndarray | np.generic):
-        if array.dtype.kind in "US":
-            array = array.astype(object)
+        if array.dtype.kind in "US":  # built from the values: numpy's "S" drops trailing NULs
+            array = np.array(value, dtype=object)
         elif array.dtype == np.float64:
             array = array.astype(np.float32) if dtype is None else array
         elif array.dtype.kind == "i" and dtype is None:

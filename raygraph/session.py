@@ -465,6 +465,8 @@ def _feed_value(tensor: Tensor, value) -> np.ndarray:
         )
     try:
         array = np.asarray(value)
+        if array.dtype.kind == "S" and not isinstance(value, np.ndarray):  # "S" drops trailing NULs
+            array = np.array(value, dtype=object)
     except Exception as e:  # noqa: BLE001 - any conversion failure is a bad feed
         raise TypeError(f"Cannot feed a {type(value).__name__} to {what}: {e}") from None
     if array.dtype.kind not in "biufUSO" or (array.dtype.kind == "O" and tensor.dtype != dtypes.string):

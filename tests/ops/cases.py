@@ -66,7 +66,19 @@ def positive(low: float = 0.5, high: float = 3.0):
     return uniform(low, high)
 
 
-FAMILY_MODULES = ("math", "array", "reduce", "nn", "random", "state", "control", "training", "summary")
+FAMILY_MODULES = (
+    "math",
+    "array",
+    "reduce",
+    "nn",
+    "random",
+    "state",
+    "control",
+    "training",
+    "summary",
+    "linalg",
+    "image",
+)
 
 
 def all_cases() -> tuple[list[Case], dict[str, str]]:
