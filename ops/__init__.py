@@ -40,6 +40,11 @@ families through `ops.api`, so any family imports on its own.
     pyfunc          PyFunc, PyFuncStateless: tf.py_func, tf.numpy_function
     sparse          SparseToDense; tf.SparseTensor, IndexedSlices, sparse_placeholder
     aliases         pre-1.0 names (tf.pack, tf.concat_v2, tf.scalar_summary...), no op types
+    image_resize    ResizeBilinear, ResizeNearestNeighbor, ResizeBicubic, ResizeArea and gradients
+    array_misc      DepthToSpace, SpaceToDepth, ReverseSequence, Unique, saturate_cast
+    image           tf.image: resize by name, flips, crops, pads, dtype and colour adjustments
+    image_codec     PNG/JPEG/GIF/BMP decoding and encoding through Pillow
+    linalg          diagonals, bands, inverse, determinants, solves, Cholesky, SVD, QR, eigh
 """
 
 FAMILIES = (
@@ -78,6 +83,11 @@ FAMILIES = (
     "nn_embed",
     "nn_sampled",
     "nn_conv_extra",
+    "linalg",
+    "image_resize",
+    "image",
+    "array_misc",
+    "image_codec",
 )
 
 

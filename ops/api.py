@@ -23,6 +23,7 @@ class _Namespace:
 
 nn = _Namespace("nn.")
 math = _Namespace("math.")
+image = _Namespace("image.")
 _root = _Namespace("")
 
 

@@ -26,6 +26,7 @@ from raygraph import (  # noqa: E402
     errors,
     flags,
     gfile,
+    image,
     initializers,
     io,
     layers,

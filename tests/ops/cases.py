@@ -80,6 +80,8 @@ FAMILY_MODULES = (
     "trainmisc",
     "control_flow",
     "nn_extra",
+    "linalg",
+    "image",
 )
 
 
