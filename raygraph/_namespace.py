@@ -55,6 +55,8 @@ from raygraph.dtypes import (  # noqa: E402
     as_dtype,
     bfloat16,
     bool,  # noqa: A004 - TensorFlow's name
+    complex64,
+    complex128,
     double,
     float16,
     float32,
@@ -67,6 +69,8 @@ from raygraph.dtypes import (  # noqa: E402
     string,
     uint8,
     uint16,
+    uint32,
+    uint64,
     variant,
 )
 from raygraph.gradients import gradients  # noqa: E402

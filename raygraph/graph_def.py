@@ -36,6 +36,12 @@ _DT = {
     "int64": types_pb2.DT_INT64,
     "uint8": types_pb2.DT_UINT8,
     "uint16": types_pb2.DT_UINT16,
+    "uint32": types_pb2.DT_UINT32,
+    "uint64": types_pb2.DT_UINT64,
+    "complex64": types_pb2.DT_COMPLEX64,
+    "complex128": types_pb2.DT_COMPLEX128,
+    "bfloat16": types_pb2.DT_BFLOAT16,
+    "variant": types_pb2.DT_VARIANT,
     "bool": types_pb2.DT_BOOL,
     "string": types_pb2.DT_STRING,
 }

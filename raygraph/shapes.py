@@ -8,6 +8,7 @@ so both `int(shape[0])` and `shape[0].value` work; `as_list()` gives plain ints.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 
@@ -103,6 +104,8 @@ class TensorShape:
             self._dims = dims._dims
         elif dims is None:
             self._dims = None
+        elif isinstance(dims, numbers.Integral | Dimension):  # one dimension, as TensorFlow takes it
+            self._dims = (_dim_value(dims),)
         else:
             self._dims = tuple(_dim_value(d) for d in dims)
 

@@ -532,7 +532,11 @@ def _gated(grads: list) -> list:
 
 
 def _flatten(values) -> list:
-    if isinstance(values, list | tuple):
+    """var_list as TensorFlow takes it: a Variable or any iterable of them (a set, dict values)."""
+    if isinstance(values, list | tuple | set | frozenset) or type(values).__name__ in (
+        "dict_values",
+        "dict_keys",
+    ):
         return [x for v in values for x in _flatten(v)]
     return [values]
 
