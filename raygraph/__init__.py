@@ -56,8 +56,13 @@ def _submodules() -> frozenset:
     return frozenset(m.name for m in pkgutil.iter_modules(__path__))
 
 
+# Public names that are not their same-named submodule: tf.device is a function, not
+# raygraph/device.py; tf.gradients and tf.variable_scope likewise.
+_SHADOWED = frozenset({"device", "gradients", "variable_scope"})
+
+
 def __getattr__(name: str):
-    if name in _submodules():  # `from raygraph import graph`, `tf.nn`: just that module
+    if name in _submodules() and name not in _SHADOWED:  # `from raygraph import graph`, `tf.nn`
         return importlib.import_module(f"raygraph.{name}")
     namespace = _load()
     if namespace is None:

@@ -246,3 +246,33 @@ def test_a_device_waiting_for_a_transfer_keeps_running_its_other_work(tmp_path):
         both = slow + own  # waits for slow's tensor from cpu:0
     with tf.Session(config=TWO_CPUS) as sess:
         assert sess.run(both, {x: 1.0}) == 3.0
+
+
+def _loop_over_two_devices(target, config):
+    with tf.Graph().as_default():
+        with tf.device("/cpu:0"):
+            x = tf.placeholder(tf.float32, [3])
+            w = tf.Variable([1.0, 2.0, 3.0])
+
+        def body(i, h):
+            with tf.device("/cpu:1"):
+                a = tf.sin(h) * w
+            with tf.device("/cpu:0"):
+                b = a + 1.0
+            return i + 1, b
+
+        with tf.device("/cpu:1"):
+            _, out = tf.while_loop(lambda i, h: i < 3, body, [0, x])
+        grads = tf.gradients(tf.reduce_sum(out), [x, w])
+        with tf.Session(target, config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            return sess.run([out, *grads], {x: [0.1, 0.2, 0.3]})
+
+
+def test_a_loop_whose_body_names_two_devices_runs_on_ray():
+    """The loop runs inside one device (its body's ops run where the While op is placed);
+    values and gradients equal the single-process run's."""
+    ours = _loop_over_two_devices("", TWO_CPUS)
+    local = _loop_over_two_devices("local", TWO_CPUS)
+    for a, b in zip(ours, local):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
