@@ -9,7 +9,9 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("name, kind", [("device", "function"), ("gradients", "function"), ("variable_scope", "type")])
+@pytest.mark.parametrize(
+    "name, kind", [("device", "function"), ("gradients", "function"), ("variable_scope", "type")]
+)
 def test_first_lookup_gives_the_public_name(name, kind):
     code = f"import raygraph as tf; print(type(tf.{name}).__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
