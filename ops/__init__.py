@@ -31,6 +31,7 @@ families through `ops.api`, so any family imports on its own.
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
     parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
+    checkpoint      RestoreV2: tensors read from a checkpoint when it runs (tf.train.init_from_checkpoint)
 """
 
 FAMILIES = (
@@ -59,6 +60,7 @@ FAMILIES = (
     "training",
     "summary",
     "parsing",
+    "checkpoint",
 )
 
 
