@@ -115,7 +115,7 @@ def test_import_prefixes_names_maps_inputs_and_returns_elements():
     w = tf.constant([[1.0], [2.0]], name="w")
     gate = tf.no_op(name="gate")
     with tf.control_dependencies([gate]):
-        y = tf.matmul(x, w, name="y")
+        tf.matmul(x, w, name="y")
     graph_def = tf.get_default_graph().as_graph_def()
     with tf.Graph().as_default() as g:
         a = tf.constant([[1.0, 1.0], [2.0, 0.0]], name="a")
@@ -426,3 +426,14 @@ def test_remove_training_nodes_splices_identities():
     assert "a" not in names and "b" in names and "kept" in names
     assert list(next(n for n in pruned.node if n.name == "b").input) == ["x"]
     assert tf.graph_util.tensor_shape_from_node_def_name(tf.get_default_graph(), "out").as_list() == []
+
+
+def test_restore_v2_reads_when_the_initializer_runs(tmp_path):
+    path = _checkpoint(str(tmp_path))
+    w = tf.get_variable("w", [2, 3])
+    tf.train.init_from_checkpoint(path, {"old/w": w})
+    os.remove(path + ".safetensors")  # read at run time, not when the graph was built
+    with tf.Session("local") as sess:
+        with pytest.raises(tf.errors.NotFoundError, match="ckpt.safetensors does not exist"):
+            sess.run(w.initializer)  # a run with no fetches may report its failure on the next run
+            sess.run(w)
