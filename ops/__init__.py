@@ -45,6 +45,7 @@ families through `ops.api`, so any family imports on its own.
     image           tf.image: resize by name, flips, crops, pads, dtype and colour adjustments
     image_codec     PNG/JPEG/GIF/BMP decoding and encoding through Pillow
     linalg          diagonals, bands, inverse, determinants, solves, Cholesky, SVD, QR, eigh
+    checkpoint      RestoreV2: tensors read from a checkpoint when it runs (tf.train.init_from_checkpoint)
 """
 
 FAMILIES = (
@@ -88,6 +89,7 @@ FAMILIES = (
     "image",
     "array_misc",
     "image_codec",
+    "checkpoint",
 )
 
 

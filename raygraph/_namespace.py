@@ -127,6 +127,14 @@ from raygraph.template import *  # noqa: E402, F403 - make_template, report_unin
 
 newaxis = None
 
+from tensorboard.compat.proto.attr_value_pb2 import AttrValue  # noqa: E402 - TF1's protos
+from tensorboard.compat.proto.graph_pb2 import GraphDef  # noqa: E402
+from tensorboard.compat.proto.meta_graph_pb2 import MetaGraphDef  # noqa: E402
+from tensorboard.compat.proto.node_def_pb2 import NodeDef  # noqa: E402
+
+from raygraph import graph_util  # noqa: E402
+from raygraph.importer import import_graph_def  # noqa: E402
+
 
 def disable_eager_execution() -> None:
     """Does nothing: raygraph always builds graphs (kept for tf.compat.v1 programs)."""

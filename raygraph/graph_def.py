@@ -1,14 +1,26 @@
-"""A raygraph Graph as TensorFlow's GraphDef protocol buffer, for TensorBoard's graph tab.
+"""A raygraph Graph as TensorFlow's GraphDef protocol buffer, and attr values back from it.
 
 `graph_def(graph)` (installed as `Graph.as_graph_def()`) makes one NodeDef per op, in
 creation order: its name (TensorBoard groups by the "/" of name scopes), op type,
 inputs as TF names them ("x" for output 0, "x:1" for the others, "^x" for a control
 input), requested device, and the attrs a GraphDef can hold: dtypes, shapes, ints,
-floats, bools, strings, lists of those, and Const values (as TensorProtos; values
-over `MAX_CONST_BYTES` are left out to keep the event file small). With
-`add_shapes=True` each node also gets TF's "_output_shapes", which TensorBoard uses
-to label edges. Attributes whose names start with "_" are raygraph's own and are
-not written.
+floats, bools, strings, lists of those, and Const values (as TensorProtos; the
+summary writer passes `max_const_bytes=MAX_CONST_BYTES` so that large values are
+left out of event files). With `add_shapes=True` each node also gets TF's
+"_output_shapes", which TensorBoard uses to label edges. Attributes whose names
+start with "_" are raygraph's own and are not written, with three exceptions that
+`raygraph.importer` reads back:
+- "_class": ["loc:@w"], TF's colocation groups;
+- "_input_arity": how many inputs each declared input took, only for the few op
+  types with two list inputs (the one list input of the others is what is left);
+- an attr whose value is None where the op's default is not is written as an
+  empty AttrValue, so that it imports as None.
+
+Values a GraphDef cannot hold (a control-flow op's sub-graph functions) are left
+out: such a GraphDef draws in TensorBoard but does not import.
+
+The reverse direction, `python_value(attr_value, default)`, gives the Python value
+an op declaration expects (DType, TensorShape, int, str, numpy array, list...).
 
 The protos are TensorBoard's copies of TF's (tensorboard.compat.proto), so no
 TensorFlow is needed. This module is the user-API layer: the graph core reaches it
@@ -20,11 +32,11 @@ from __future__ import annotations
 import numpy as np
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_shape_pb2, types_pb2
 
-from raygraph import dtypes, graph
+from raygraph import dtypes, graph, version
 from raygraph.shapes import TensorShape
 
 MAX_CONST_BYTES = 1 << 20
-"""Const values larger than this (in bytes) are not copied into the GraphDef."""
+"""Const values larger than this (in bytes) are left out of the GraphDefs written to event files."""
 
 _DT = {
     "float16": types_pb2.DT_HALF,
@@ -41,15 +53,34 @@ _DT = {
     "complex64": types_pb2.DT_COMPLEX64,
     "complex128": types_pb2.DT_COMPLEX128,
     "bfloat16": types_pb2.DT_BFLOAT16,
-    "variant": types_pb2.DT_VARIANT,
     "bool": types_pb2.DT_BOOL,
     "string": types_pb2.DT_STRING,
+    "variant": types_pb2.DT_VARIANT,
 }
+_DTYPE_OF_ENUM = {enum: name for name, enum in _DT.items()}
+_REF_OFFSET = 100  # TF's reference types: DT_FLOAT_REF == DT_FLOAT + 100
 
 
 def data_type(dtype) -> int:
     """TF's DataType enum value of a raygraph dtype."""
     return _DT[dtypes.as_dtype(dtype).name]
+
+
+def dtype_of(enum: int) -> dtypes.DType:
+    """The raygraph dtype of TF's DataType enum value (a reference type gives its base type)."""
+    if enum > _REF_OFFSET:
+        enum -= _REF_OFFSET
+    name = _DTYPE_OF_ENUM.get(enum)
+    if name is None:
+        raise TypeError(f"raygraph has no dtype for TensorFlow's {types_pb2.DataType.Name(enum)}")
+    return dtypes.as_dtype(name)
+
+
+def shape_of(proto: tensor_shape_pb2.TensorShapeProto) -> TensorShape:
+    """The TensorShape of a TensorShapeProto (-1 dims are unknown)."""
+    if proto.unknown_rank:
+        return TensorShape(None)
+    return TensorShape([None if d.size < 0 else int(d.size) for d in proto.dim])
 
 
 def shape_proto(shape: TensorShape) -> tensor_shape_pb2.TensorShapeProto:
@@ -65,8 +96,9 @@ def input_name(tensor) -> str:
     return tensor.op.name if tensor.value_index == 0 else f"{tensor.op.name}:{tensor.value_index}"
 
 
-def attr_value(value) -> attr_value_pb2.AttrValue | None:
-    """The AttrValue of a static attr, or None for a value a GraphDef cannot hold."""
+def attr_value(value, max_const_bytes: int | None = None) -> attr_value_pb2.AttrValue | None:
+    """The AttrValue of a static attr, or None for a value a GraphDef cannot hold
+    (or an array over `max_const_bytes`)."""
     if isinstance(value, dtypes.DType):
         return attr_value_pb2.AttrValue(type=data_type(value))
     if isinstance(value, TensorShape):
@@ -82,7 +114,7 @@ def attr_value(value) -> attr_value_pb2.AttrValue | None:
     if isinstance(value, bytes):
         return attr_value_pb2.AttrValue(s=value)
     if isinstance(value, np.ndarray):
-        if value.nbytes > MAX_CONST_BYTES:
+        if max_const_bytes is not None and value.nbytes > max_const_bytes:
             return None
         from tensorboard.util import tensor_util  # 0.2 s to import: only when a graph is written
 
@@ -112,28 +144,96 @@ def _list_value(values) -> attr_value_pb2.AttrValue | None:
     return attr_value_pb2.AttrValue(list=items)
 
 
-def node_def(op, add_shapes: bool = False) -> node_def_pb2.NodeDef:
+def node_def(op, add_shapes: bool = False, max_const_bytes: int | None = None) -> node_def_pb2.NodeDef:
     """One Operation as a NodeDef."""
     node = node_def_pb2.NodeDef(name=op.name, op=op.type, device=op.device or "")
     node.input.extend(input_name(t) for t in op.inputs)
     node.input.extend(f"^{c.name}" for c in op.control_inputs)
+    defaults = op.op_def.attrs
     for key, value in op.attrs.items():
-        if key.startswith("_") or value is None:
+        if key.startswith("_"):
             continue
-        converted = attr_value(value)
+        if value is None:
+            if defaults.get(key) is not None:
+                node.attr[key].CopyFrom(attr_value_pb2.AttrValue())
+            continue
+        converted = attr_value(value, max_const_bytes)
         if converted is not None:
             node.attr[key].CopyFrom(converted)
+    if op.colocation_groups:
+        node.attr["_class"].list.s.extend(f"loc:@{name}".encode() for name in op.colocation_groups)
+    if sum(name.endswith("*") for name in op.op_def.inputs) > 1:
+        node.attr["_input_arity"].list.i.extend(op.input_arity)
     if add_shapes:
         shapes = [shape_proto(t.shape) for t in op.outputs]
         node.attr["_output_shapes"].list.shape.extend(shapes)
     return node
 
 
-def graph_def(g: graph.Graph, add_shapes: bool = False) -> graph_pb2.GraphDef:
-    """Every op of `g`, in creation order, as a GraphDef (see the module docstring)."""
+def graph_def(
+    g: graph.Graph, add_shapes: bool = False, max_const_bytes: int | None = None
+) -> graph_pb2.GraphDef:
+    """Every op of `g`, in creation order, as a GraphDef (see the module docstring).
+
+    Const values over `max_const_bytes` (None: no limit) are left out.
+    """
     out = graph_pb2.GraphDef()
-    out.node.extend(node_def(op, add_shapes) for op in g.get_operations())
+    out.node.extend(node_def(op, add_shapes, max_const_bytes) for op in g.get_operations())
+    out.versions.producer = version.GRAPH_DEF_VERSION
     return out
+
+
+def python_value(value: attr_value_pb2.AttrValue, default=None):
+    """The Python value of an AttrValue, as an op declaration holds it.
+
+    `default` (the declared default) settles what the proto cannot say: whether a
+    string is `str` or `bytes`, a list a list or (as raygraph's ops hold them) a tuple. An empty AttrValue is None.
+    A function attr (TF's control flow) raises NotImplementedError.
+    """
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "type":
+        return dtype_of(value.type)
+    if kind == "shape":
+        return shape_of(value.shape)
+    if kind == "s":
+        return _string(value.s, default)
+    if kind == "tensor":
+        from tensorboard.util import tensor_util
+
+        return tensor_util.make_ndarray(value.tensor)
+    if kind == "list":
+        items = _python_list(value.list, default)
+        return items if isinstance(default, list) else tuple(items)
+    if kind in ("b", "i", "f"):
+        return getattr(value, kind)
+    raise NotImplementedError(f"raygraph cannot import an attr holding a {kind}")
+
+
+def _string(raw: bytes, default):
+    if isinstance(default, bytes):
+        return raw
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw
+
+
+def _python_list(items: attr_value_pb2.AttrValue.ListValue, default) -> list:
+    item_default = default[0] if isinstance(default, list | tuple) and default else None
+    if items.type:
+        return [dtype_of(t) for t in items.type]
+    if items.shape:
+        return [shape_of(s) for s in items.shape]
+    if items.s:
+        return [_string(s, item_default) for s in items.s]
+    for field in ("i", "f", "b"):
+        if getattr(items, field):
+            return list(getattr(items, field))
+    if items.tensor or items.func:
+        raise NotImplementedError("raygraph cannot import an attr holding a list of tensors or functions")
+    return []
 
 
 graph.hooks.graph_def = graph_def

@@ -512,7 +512,11 @@ from raygraph.tfrecord import (  # noqa: E402, F401 - tf.io.TFRecordWriter and f
 
 
 def __getattr__(name: str):
-    """tf.io's op functions (parse_example, decode_raw, ...), registered under "io."."""
+    """tf.io's op functions (parse_example, decode_raw, ...), registered under "io.", and write_graph."""
+    if name == "write_graph":  # raygraph.meta_graph is user API: imported only when asked for
+        from raygraph.meta_graph import write_graph
+
+        return write_graph
     import ops
     from ops import registry
 

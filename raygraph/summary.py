@@ -42,7 +42,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 import ops as _ops
 from ops import registry as _registry
 from raygraph import graph as _graph
-from raygraph import graph_def as _graph_def  # noqa: F401 - installs Graph.as_graph_def
+from raygraph import graph_def as _graph_def  # also installs Graph.as_graph_def
 
 _ops.load_all()
 
@@ -133,7 +133,9 @@ class FileWriter:
         if graph is not None and graph_def is not None:
             raise ValueError("Please pass only graph, or graph_def (deprecated), but not both.")
         if graph is not None:
-            graph_def = graph.as_graph_def(add_shapes=True)
+            graph_def = _graph_def.graph_def(
+                graph, add_shapes=True, max_const_bytes=_graph_def.MAX_CONST_BYTES
+            )
         if graph_def is None:
             raise ValueError("add_graph needs a graph or a graph_def")
         if not isinstance(graph_def, graph_pb2.GraphDef):

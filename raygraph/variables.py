@@ -67,6 +67,11 @@ class Variable:
         aggregation=None,
         shape=None,
     ):
+        if variable_def is not None:
+            if initial_value is not None:
+                raise ValueError("variable_def and initial_value are mutually exclusive.")
+            self._init_from_proto(variable_def, import_scope)
+            return
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
         with _in_root_graph() as graph:
@@ -103,6 +108,49 @@ class Variable:
             with graph.colocate_with(self._variable.op):
                 self._snapshot = api.identity(self._variable, name="read")
         graph.add_to_collections(collections, self)
+
+    def _init_from_proto(self, variable_def, import_scope=None, find=None):
+        """Adopts the ops a VariableDef names (in the default graph, or as `find` resolves names)."""
+        if find is None:
+            graph = get_default_graph()
+
+            def find(name):
+                return graph.as_graph_element(f"{import_scope}/{name}" if import_scope else name)
+
+        self._variable = find(variable_def.variable_name)
+        self._initializer_op = find(variable_def.initializer_name)
+        self._snapshot = find(variable_def.snapshot_name)
+        initial = variable_def.initial_value_name
+        self._initial_value = find(initial) if initial else None
+        self._trainable = variable_def.trainable
+        self.constraint = None
+
+    def to_proto(self, export_scope=None):
+        """The variable as TensorFlow's VariableDef (the names of its ops), as meta graphs store it.
+
+        Returns None when the variable is not under `export_scope`.
+        """
+        from tensorboard.compat.proto import variable_pb2
+
+        def strip(name):
+            return name[len(export_scope) + 1 :] if export_scope else name
+
+        if export_scope and not self._variable.name.startswith(export_scope + "/"):
+            return None
+        proto = variable_pb2.VariableDef(
+            variable_name=strip(self._variable.name),
+            initializer_name=strip(self._initializer_op.name),
+            snapshot_name=strip(self._snapshot.name),
+            trainable=self._trainable,
+        )
+        if self._initial_value is not None:
+            proto.initial_value_name = strip(self._initial_value.name)
+        return proto
+
+    @staticmethod
+    def from_proto(variable_def, import_scope=None):
+        """The Variable a VariableDef describes, over ops already in the default graph."""
+        return Variable(variable_def=variable_def, import_scope=import_scope)
 
     # -- identity --
     @property

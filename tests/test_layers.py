@@ -106,13 +106,22 @@ def _outside_functions(stmt):
             yield from _outside_functions(child)
 
 
+# Imports up that happen only inside a kernel, at run time, never at import: the
+# RestoreV2 kernel (tf.train.init_from_checkpoint) reads the checkpoint format.
+LATE_IMPORTS = {("ops.checkpoint", "raygraph.io")}
+
+
 def test_imports_in_ops_and_scheduler_point_down():
     wrong = []
     for module, path in MODULES.items():
         if layer(module) in (0, 4) and module not in CORE:
             continue
         for target in _imports(path, module, top_level_only=False):
-            if layer(target) > layer(module) and target != "raygraph":
+            if (
+                layer(target) > layer(module)
+                and target != "raygraph"
+                and (module, target) not in LATE_IMPORTS
+            ):
                 wrong.append(f"{module} imports {target}")
     assert not wrong, "imports that point up:\n" + "\n".join(sorted(wrong))
 

@@ -1,8 +1,13 @@
 """`tf.train`: optimizers, the global step, learning-rate schedules, the Saver, moving averages
-and tf.train.Example."""
+and tf.train.Example.
+
+Also meta graphs (export_meta_graph, import_meta_graph, write_graph) and init_from_checkpoint.
+"""
 
 from raygraph.example import *  # noqa: F403 - tf.train.Example, Feature, ...
+from raygraph.meta_graph import export_meta_graph, import_meta_graph, write_graph  # noqa: F401
 from raygraph.summary import FileWriter as SummaryWriter  # noqa: F401 - the pre-1.0 name
+from raygraph.train.checkpoint_utils import init_from_checkpoint  # noqa: F401
 from raygraph.train.moving_averages import *  # noqa: F403
 from raygraph.train.optimizers import *  # noqa: F403
 from raygraph.train.saver import *  # noqa: F403

@@ -23,8 +23,11 @@ How it works:
   variable and the file) before reading any data, then feeds every value to the
   restore ops in one `sess.run`.
 
-Meta graphs are not written: `write_meta_graph` and its friends are accepted for
-compatibility and ignored.
+- `save` also writes `<prefix>.meta`, the MetaGraphDef (raygraph.meta_graph), unless
+  `write_meta_graph=False`. Its SaverDef names the restore op; the checkpoint
+  keys are a string Const beside it ("save/checkpoint_keys", in the order of the
+  restore Assigns), so `Saver(saver_def=...)` (what `import_meta_graph` returns)
+  finds its variables and restore placeholders in an imported graph.
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ def _build_restore_ops(slots: list[_Slot], name: str | None):
     """Adds a placeholder + Assign per slot (sets slot.feed) and returns their group."""
     graph = slots[0].ref.graph
     with graph.as_default(), graph.control_dependencies(None), graph.name_scope(name or "save"):
+        api.constant(np.array([slot.name.encode() for slot in slots], dtype=object), name=_KEYS_NAME)
         assigns = []
         for slot in slots:
             with graph.colocate_with(slot.ref.op):
@@ -162,6 +166,48 @@ def _build_restore_ops(slots: list[_Slot], name: str | None):
                 )
             assigns.append(assign.op)
         return api.group(*assigns, name="restore_all")
+
+
+_KEYS_NAME = "checkpoint_keys"
+
+
+def _slots_from_saver_def(saver_def, import_scope: str | None):
+    """The slots and restore op of a Saver whose ops are in the default graph (an imported one)."""
+    from raygraph.graph import get_default_graph
+
+    graph = get_default_graph()
+    restore_name = saver_def.restore_op_name
+    if import_scope:
+        restore_name = f"{import_scope}/{restore_name}"
+    restore_op = graph.get_operation_by_name(restore_name)
+    scope = restore_op.name.rpartition("/")[0]
+    keys_op = graph.get_operation_by_name(f"{scope}/{_KEYS_NAME}" if scope else _KEYS_NAME)
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in np.reshape(keys_op.attrs["value"], [-1])]
+    assigns = sorted(_assigns_under(restore_op), key=lambda op: op.creation_order)
+    if len(assigns) != len(keys):
+        raise ValueError(
+            f"SaverDef's restore op {restore_op.name!r} assigns {len(assigns)} variables but "
+            f"{keys_op.name!r} names {len(keys)}"
+        )
+    slots = []
+    for key, assign in zip(keys, assigns):
+        slot = _Slot(key, assign.inputs[0])
+        slot.feed = assign.inputs[1]
+        slots.append(slot)
+    return slots, restore_op
+
+
+def _assigns_under(op) -> list:
+    """The Assign ops that `op` (tf.group's NoOps) depends on through control inputs."""
+    found, stack, seen = [], [op], set()
+    while stack:
+        current = stack.pop()
+        for c in current.control_inputs:
+            if c.name in seen:
+                continue
+            seen.add(c.name)
+            (found if c.type == "Assign" else stack).append(c)
+    return found
 
 
 # -- the Saver ------------------------------------------------------------------------
@@ -181,6 +227,8 @@ class Saver:
     is kept besides. `reshape=True` restores a value of another shape with as many
     elements. `sharded`, `restore_sequentially`, `write_version` and `filename`
     are accepted for compatibility: there is one file per checkpoint.
+    `saver_def` (from `saver.saver_def` or a meta graph) adopts the restore ops
+    of a Saver already in the default graph; `tf.train.import_meta_graph` uses it.
     """
 
     def __init__(
@@ -201,10 +249,8 @@ class Saver:
         save_relative_paths=False,
         filename=None,
     ):
-        if saver_def is not None or builder is not None:
-            raise NotImplementedError(
-                "raygraph's Saver is built from var_list; saver_def and builder are not supported"
-            )
+        if builder is not None:
+            raise NotImplementedError("raygraph's Saver is built from var_list; builder is not supported")
         self._var_list = var_list
         self._reshape = reshape
         self._sharded = sharded
@@ -222,8 +268,80 @@ class Saver:
         self._last_checkpoints: list[tuple[str, float]] = []
         self._checkpoints_to_be_deleted: list[tuple[str, float]] = []
         self._next_checkpoint_time = time.time() + keep_checkpoint_every_n_hours * 3600
-        if not defer_build:
+        if saver_def is not None:
+            self._adopt(saver_def, name)
+        elif not defer_build:
             self.build()
+
+    def _adopt(self, saver_def, import_scope) -> None:
+        self._slots, self._restore_op = _slots_from_saver_def(saver_def, import_scope)
+        self._is_empty = not self._slots
+        self._max_to_keep = saver_def.max_to_keep
+        self._keep_every_hours = saver_def.keep_checkpoint_every_n_hours or 10000.0
+        self._next_checkpoint_time = time.time() + self._keep_every_hours * 3600
+        self._is_built = True
+
+    @property
+    def saver_def(self):
+        """This Saver as TensorFlow's SaverDef: its restore op and settings (None before build)."""
+        from tensorboard.compat.proto import saver_pb2
+
+        if not self._is_built or self._restore_op is None:
+            return None
+        return saver_pb2.SaverDef(
+            restore_op_name=self._restore_op.name,
+            max_to_keep=self._max_to_keep or 0,
+            sharded=bool(self._sharded),
+            keep_checkpoint_every_n_hours=float(self._keep_every_hours),
+            version=saver_pb2.SaverDef.V2,
+        )
+
+    def as_saver_def(self):
+        """The SaverDef (see `saver_def`)."""
+        return self.saver_def
+
+    def to_proto(self, export_scope=None):
+        """The SaverDef, with `export_scope/` taken off the restore op's name."""
+        proto = self.saver_def
+        if proto is not None and export_scope:
+            prefix = export_scope + "/"
+            if not proto.restore_op_name.startswith(prefix):
+                return None
+            proto.restore_op_name = proto.restore_op_name[len(prefix) :]
+        return proto
+
+    @staticmethod
+    def from_proto(saver_def, import_scope=None):
+        """The Saver whose ops a SaverDef names, in the default graph."""
+        return Saver(saver_def=saver_def, name=import_scope)
+
+    def export_meta_graph(
+        self,
+        filename=None,
+        collection_list=None,
+        as_text=False,
+        export_scope=None,
+        clear_devices=False,
+        clear_extraneous_savers=False,
+        strip_default_attrs=False,
+        save_debug_info=False,
+    ):
+        """Writes (if `filename`) and returns the MetaGraphDef of this Saver's graph, with its SaverDef.
+
+        >>> saver.export_meta_graph("ckpt/model.meta")
+        """
+        from raygraph.meta_graph import export_meta_graph
+
+        graph = self._slots[0].ref.graph if self._slots else None
+        return export_meta_graph(
+            filename=filename,
+            saver_def=self.to_proto(export_scope),
+            collection_list=collection_list,
+            as_text=as_text,
+            graph=graph,
+            export_scope=export_scope,
+            clear_devices=clear_devices,
+        )
 
     def build(self) -> None:
         """Resolves the variables and adds the restore ops (once; later calls do nothing)."""
@@ -256,7 +374,9 @@ class Saver:
         `global_step` (an int, or a tensor or variable whose value is read) is
         appended to `save_path`. With `write_state`, the "checkpoint" state file
         (`latest_filename`) in the same directory is updated and checkpoints beyond
-        `max_to_keep` are deleted. Returns None if the Saver has no variables.
+        `max_to_keep` are deleted. With `write_meta_graph`, the graph goes to
+        `<prefix>.<meta_graph_suffix>` ("model.ckpt-100.meta") as a MetaGraphDef.
+        Returns None if the Saver has no variables.
         """
         if not self._is_built:
             raise RuntimeError("`build()` should be called before save if defer_build==True")
@@ -284,6 +404,8 @@ class Saver:
             self._record_last_checkpoint(prefix)
             _write_state(save_dir, prefix, self.last_checkpoints, latest_filename, self._save_relative_paths)
             self._delete_old_checkpoints(meta_graph_suffix)
+        if write_meta_graph:  # last, as in TensorFlow
+            self.export_meta_graph(f"{prefix}.{meta_graph_suffix}")
         return prefix
 
     def _read_values(self, sess, global_step) -> tuple[dict[str, np.ndarray], int | None]:

@@ -82,6 +82,7 @@ FAMILY_MODULES = (
     "nn_extra",
     "linalg",
     "image",
+    "checkpoint",
 )
 
 
