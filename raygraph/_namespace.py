@@ -147,3 +147,6 @@ def disable_v2_behavior() -> None:
 def executing_eagerly() -> bool:
     """Always False: ops build a graph; values come from Session.run."""
     return False
+
+
+from raygraph import estimator  # noqa: E402

@@ -917,4 +917,8 @@ class GraphKeys:
     TRAIN_OP = "train_op"
     INIT_OP = "init_op"
     SAVERS = "savers"
+    READY_OP = "ready_op"
+    READY_FOR_LOCAL_INIT_OP = "ready_for_local_init_op"
+    LOCAL_INIT_OP = "local_init_op"
+    SUMMARY_OP = "summary_op"
     VARIABLES = GLOBAL_VARIABLES
