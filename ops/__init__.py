@@ -31,6 +31,7 @@ families through `ops.api`, so any family imports on its own.
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
     parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
+    data            tf.data's iterators: MakeIterator, IteratorGetNext over a pipeline kept on the device
 """
 
 FAMILIES = (
@@ -59,6 +60,7 @@ FAMILIES = (
     "training",
     "summary",
     "parsing",
+    "data",
 )
 
 
