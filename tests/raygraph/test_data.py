@@ -346,3 +346,49 @@ def test_prefetch_passes_errors_through():
         assert sess.run(nxt) == 1
         with pytest.raises(tf.errors.UnknownError, match="ZeroDivisionError"):
             sess.run(nxt)
+
+
+# -- on Ray actors ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_pipelines_on_ray_actors(tmp_path):
+    path = str(tmp_path / "r.tfrecord")
+    with tf.python_io.TFRecordWriter(path) as w:
+        for i in range(6):
+            w.write(np.int64(i).tobytes())
+
+    def gen(n):
+        for i in range(int(n)):
+            yield {"i": i, "sq": [i * i]}
+
+    records = tf.data.TFRecordDataset(path).map(lambda r: tf.decode_raw(r, tf.int64)[0] * 2)
+    generated = tf.data.Dataset.from_generator(gen, {"i": tf.int64, "sq": tf.int64}, args=(3,))
+    data = tf.placeholder(tf.float32, [None])
+    fed = tf.data.Dataset.from_tensor_slices(data).shuffle(4, seed=3).batch(2).prefetch(2)
+    it = fed.make_initializable_iterator()
+    a = records.filter(lambda x: x > 2).make_one_shot_iterator().get_next()
+    b = generated.make_one_shot_iterator().get_next()
+    c = it.get_next()
+    with tf.Session() as sess:
+        assert _all(sess, a) == [4, 6, 8, 10]
+        assert [(v["i"], v["sq"].tolist()) for v in _all(sess, b)] == [(0, [0]), (1, [1]), (2, [4])]
+        sess.run(it.initializer, {data: np.arange(5, dtype=np.float32)})
+        batches = _all(sess, c)
+    assert sorted(np.concatenate(batches).tolist()) == [0, 1, 2, 3, 4]
+    with tf.Session() as sess:  # a seeded shuffle: the same order in every session
+        sess.run(it.initializer, {data: np.arange(5, dtype=np.float32)})
+        assert [x.tolist() for x in _all(sess, c)] == [x.tolist() for x in batches]
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_generator_error_on_ray_names_the_stage():
+    def broken():
+        yield 1.0
+        raise RuntimeError("sensor unplugged")
+
+    nxt = tf.data.Dataset.from_generator(broken, tf.float32).make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        assert sess.run(nxt) == 1.0
+        with pytest.raises(tf.errors.UnknownError, match=r"from_generator\(broken\).*sensor unplugged"):
+            sess.run(nxt)
