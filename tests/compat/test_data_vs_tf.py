@@ -237,7 +237,7 @@ def test_training_loop_fed_by_a_dataset_reaches_the_same_weights():
             with session(graph) as sess:
                 sess.run(tf.global_variables_initializer())
                 losses = _drain(sess, [step, loss])
-                return [l for _, l in losses], sess.run([w, b])
+                return [value for _, value in losses], sess.run([w, b])
 
     tf_losses, tf_weights = train(v1, v1.Graph(), lambda g: v1.Session(graph=g))
     rg_losses, rg_weights = train(raygraph, raygraph.Graph(), lambda g: raygraph.Session("local", graph=g))
