@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import ops.data_sources  # noqa: F401 - registers the sources' stage kinds
 from ops.data_pipeline import Pipeline
 from ops.registry import REQUIRED, Op
 from raygraph import dtypes, errors
@@ -40,7 +41,9 @@ def _handle(name: str) -> np.ndarray:
 
 
 def _make(ctx, name: str, dataset, functions, inputs) -> Pipeline:
-    runners = [ctx.function(plan) for plan in functions]
+    """A new pipeline; its functions run on host arrays, as its stages do, whatever the device."""
+    host = ctx if ctx.xp is np else type(ctx)(ctx.node_name, np, ctx.state)
+    runners = [host.function(plan) for plan in functions]
     values = [np.asarray(v) if not isinstance(v, np.ndarray) else v for v in inputs]
     if ctx.xp is not np:  # a GPU device: the pipeline runs on host arrays
         values = [ctx.xp.asnumpy(v) if not isinstance(v, np.ndarray) else v for v in values]

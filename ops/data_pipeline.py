@@ -14,6 +14,8 @@ computed per element.
     pipeline.get_next()      # a tuple of flat components; OutOfRangeError at the end
     pipeline.close()         # stops prefetch threads
 
+The transformations are here; the sources (from_tensor_slices, TFRecordDataset,
+ParquetDataset, ...) in ops.data_sources, each registered with `@kind(name)`.
 `build(stage, values, env)` gives a `Source`: an iterable whose every
 `iter()` starts the stage over (repeat re-iterates its input). Elements are
 tuples of numpy values, one per flat component of the element structure.
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from raygraph import dtypes, errors
+from raygraph import errors
 
 AUTOTUNE = -1
 _POLL_S = 0.1  # how often a blocked producer or consumer looks at its stop event
@@ -134,7 +136,9 @@ def flatten_up_to(skeleton, value) -> list:
 _KINDS: dict[str, type] = {}
 
 
-def _kind(name: str):
+def kind(name: str):
+    """Registers a Source class as the run-time form of stages of kind `name`."""
+
     def register(cls):
         _KINDS[name] = cls
         return cls
@@ -181,246 +185,28 @@ class Source:
         return error_class(None, None, f"{self.stage.name or self.stage.kind}: {message}")
 
 
-def _scalar(value) -> int:
+def scalar(value) -> int:
     return int(np.asarray(value).reshape(()))
 
 
-def _read_only(array):
+def read_only(array):
     if isinstance(array, np.ndarray) and array.flags.writeable:
         array = array.view()
         array.flags.writeable = False
     return array
 
 
-def _component(value):
+def component(value):
     """One component as a stage hands it on: numpy, strings as 0-d object arrays."""
     if isinstance(value, bytes | str):
         return np.array(value, dtype=object)
-    return _read_only(value) if isinstance(value, np.ndarray) else value
-
-
-# -- sources ---------------------------------------------------------------------------
-
-
-@_kind("tensors")
-class Tensors(Source):
-    def __iter__(self):
-        yield tuple(_component(v) for v in self.values)
-
-
-class _SliceIterator:
-    """Rows of a set of arrays; `take(n)` cuts up to n rows at once (the batch fast path)."""
-
-    def __init__(self, arrays: list, n: int):
-        self.arrays, self.n, self.i = arrays, n, 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        i = self.i
-        if i >= self.n:
-            raise StopIteration
-        self.i = i + 1
-        return tuple(_component(a[i]) for a in self.arrays)
-
-    def take(self, n: int):
-        i = self.i
-        if i >= self.n:
-            return None
-        j = self.i = min(self.n, i + n)
-        return [_read_only(a[i:j]) for a in self.arrays]
-
-
-@_kind("slices")
-class Slices(Source):
-    def __init__(self, stage, values, env):
-        super().__init__(stage, values, env)
-        self.arrays = [np.asarray(v) if not isinstance(v, np.ndarray) else v for v in self.values]
-        if "arrow" in self.args:  # from_arrow: the table's columns, converted once
-            self.arrays = _arrow_columns(self.args["arrow"], self.args["columns"])
-        sizes = {int(a.shape[0]) for a in self.arrays}
-        if len(sizes) > 1:
-            raise self.fail(
-                errors.InvalidArgumentError,
-                f"all components must have the same size in their first dimension, got {sorted(sizes)}",
-            )
-        self.n = sizes.pop() if sizes else 0
-
-    def __iter__(self):
-        return _SliceIterator(self.arrays, self.n)
-
-
-@_kind("range")
-class Range(Source):
-    def __iter__(self):
-        start, stop, step = (_scalar(v) for v in self.values)
-        if step == 0:
-            raise self.fail(errors.InvalidArgumentError, "step must be a non-zero integer")
-        dtype = dtypes.as_dtype(self.args["output_type"]).np
-        for i in range(start, stop, step):
-            yield (dtype.type(i),)
-
-
-@_kind("generator")
-class Generator(Source):
-    """Calls the user's generator on the device; its values are checked against the specs."""
-
-    def __iter__(self):
-        specs = self.args["specs"]  # (numpy dtype, shape as a list with None) per component
-        gen_args = [v.item() if getattr(v, "ndim", 1) == 0 and v.dtype == object else v for v in self.values]
-        try:
-            iterator = iter(self.args["generator"](*gen_args))
-        except Exception as e:  # noqa: BLE001 - the user's error, reported as TF would
-            raise self._user_error(e) from e
-        while True:
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-            except Exception as e:  # noqa: BLE001
-                raise self._user_error(e) from e
-            try:
-                leaves = flatten_up_to(self.args["skeleton"], item)
-            except (TypeError, ValueError, KeyError) as e:
-                raise self.fail(
-                    errors.InvalidArgumentError,
-                    f"the generator yielded {item!r}, which does not match output_types: {e}",
-                ) from None
-            yield self._convert(leaves, specs)
-
-    def _convert(self, leaves: list, specs: list) -> tuple:
-        if len(leaves) != len(specs):
-            raise self.fail(
-                errors.InvalidArgumentError,
-                f"the generator yielded an element with {len(leaves)} components; output_types has {len(specs)}",
-            )
-        out = []
-        for k, (value, (dtype, shape)) in enumerate(zip(leaves, specs)):
-            is_string = np.dtype(dtype).kind == "O"
-            try:
-                array = np.array(value, dtype=object) if is_string else np.asarray(value, dtype=dtype)
-                if is_string and array.ndim == 0 and isinstance(value, str):
-                    array = np.array(value.encode(), dtype=object)
-            except (TypeError, ValueError) as e:
-                raise self.fail(
-                    errors.InvalidArgumentError,
-                    f"TypeError: the generator yielded {value!r} for component {k}, which does not "
-                    f"convert to {np.dtype(dtype).name}: {e}",
-                ) from None
-            if shape is not None and (
-                len(shape) != array.ndim or any(d is not None and d != a for d, a in zip(shape, array.shape))
-            ):
-                raise self.fail(
-                    errors.InvalidArgumentError,
-                    f"`generator` yielded an element of shape {list(array.shape)} where an element of "
-                    f"shape {shape} was expected (component {k}).",
-                )
-            out.append(_component(array[()] if array.ndim == 0 and not is_string else array))
-        return tuple(out)
-
-    def _user_error(self, e: Exception):
-        import traceback
-
-        text = "".join(traceback.format_exception_only(type(e), e)).strip()
-        cls = errors.InvalidArgumentError if isinstance(e, ValueError | TypeError) else errors.UnknownError
-        return self.fail(cls, f"the generator raised {text}")
-
-
-def _filenames(value) -> list[str]:
-    names = np.asarray(value, dtype=object).reshape(-1)
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-
-
-@_kind("tfrecord")
-class TFRecord(Source):
-    def __iter__(self):
-        from raygraph import tfrecord
-
-        files, compression = _filenames(self.values[0]), self.values[1]
-        compression = compression.item() if isinstance(compression, np.ndarray) else compression
-        if isinstance(compression, bytes):
-            compression = compression.decode()
-        options = tfrecord.TFRecordOptions(compression or "")
-        for path in files:
-            for record in tfrecord.tf_record_iterator(path, options):
-                yield (np.array(record, dtype=object),)
-
-
-@_kind("textline")
-class TextLine(Source):
-    def __iter__(self):
-        from raygraph.gfile import GFile
-
-        for path in _filenames(self.values[0]):
-            with GFile(path, "rb") as f:
-                for line in f:
-                    yield (np.array(line.rstrip(b"\n").rstrip(b"\r"), dtype=object),)
-
-
-@_kind("list_files")
-class ListFiles(Source):
-    def __iter__(self):
-        from raygraph import gfile
-
-        names = sorted({name for pattern in _filenames(self.values[0]) for name in gfile.glob(pattern)})
-        if not names:
-            raise self.fail(
-                errors.InvalidArgumentError, f"No files matched pattern: {_filenames(self.values[0])}"
-            )
-        if self.args["shuffle"]:
-            _rng(self.args["seed"]).shuffle(names)
-        for name in names:
-            yield (np.array(name.encode(), dtype=object),)
-
-
-@_kind("parquet")
-class Parquet(Source):
-    """Record batches of a Parquet file or directory (pyarrow.dataset), only the columns asked for."""
-
-    def __iter__(self):
-        import pyarrow.dataset as ds
-
-        columns = self.args["columns"]
-        dataset = ds.dataset(self.args["path"], format="parquet")
-        for batch in dataset.to_batches(columns=columns, batch_size=self.args["batch_size"]):
-            if batch.num_rows:
-                yield tuple(_read_only(a) for a in _arrow_columns(batch, columns))
-
-
-def _arrow_columns(table, columns: list[str]) -> list[np.ndarray]:
-    """Columns of an Arrow table or record batch as numpy: lists of equal length become 2-D."""
-    import pyarrow as pa
-
-    out = []
-    for name in columns:
-        column = table.column(name)
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if (
-            pa.types.is_list(column.type)
-            or pa.types.is_fixed_size_list(column.type)
-            or pa.types.is_large_list(column.type)
-        ):
-            flat = column.flatten().to_numpy(zero_copy_only=False)
-            rows = len(column)
-            out.append(flat.reshape(rows, -1) if rows else flat.reshape(0, 0))
-        elif (
-            pa.types.is_string(column.type)
-            or pa.types.is_binary(column.type)
-            or pa.types.is_large_string(column.type)
-        ):
-            values = column.to_pylist()
-            out.append(np.array([v.encode() if isinstance(v, str) else v for v in values], dtype=object))
-        else:
-            out.append(column.to_numpy(zero_copy_only=False))
-    return out
+    return read_only(value) if isinstance(value, np.ndarray) else value
 
 
 # -- transformations ---------------------------------------------------------------------
 
 
-@_kind("map")
+@kind("map")
 class Map(Source):
     def __iter__(self):
         run, captures = self.runner(), self.values
@@ -443,7 +229,7 @@ class Map(Source):
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-@_kind("filter")
+@kind("filter")
 class Filter(Source):
     def __iter__(self):
         run, captures = self.runner(), self.values
@@ -458,14 +244,14 @@ def _inner(source: Source, element) -> Source:
     return build(source.args["inner"], values, source.env)
 
 
-@_kind("flat_map")
+@kind("flat_map")
 class FlatMap(Source):
     def __iter__(self):
         for element in self.input:
             yield from _inner(self, element)
 
 
-@_kind("interleave")
+@kind("interleave")
 class Interleave(Source):
     """Up to cycle_length inner datasets open at once, block_length elements from each in turn."""
 
@@ -520,10 +306,10 @@ def _stack(rows: list, where: Source) -> tuple:
     return tuple(out)
 
 
-@_kind("batch")
+@kind("batch")
 class Batch(Source):
     def __iter__(self):
-        size, drop = _scalar(self.values[0]), bool(np.asarray(self.values[1]))
+        size, drop = scalar(self.values[0]), bool(np.asarray(self.values[1]))
         if size <= 0:
             raise self.fail(errors.InvalidArgumentError, f"Batch size must be greater than zero, got {size}")
         it = iter(self.input)
@@ -553,10 +339,10 @@ class Batch(Source):
                 yield tuple(np.concatenate(parts) for parts in zip(*pieces))
 
 
-@_kind("padded_batch")
+@kind("padded_batch")
 class PaddedBatch(Source):
     def __iter__(self):
-        size, drop = _scalar(self.values[0]), bool(np.asarray(self.values[1]))
+        size, drop = scalar(self.values[0]), bool(np.asarray(self.values[1]))
         shapes, pads = self.args["padded_shapes"], self.values[2:]
         it = iter(self.input)
         while True:
@@ -594,7 +380,7 @@ class PaddedBatch(Source):
         return out
 
 
-@_kind("unbatch")
+@kind("unbatch")
 class Unbatch(Source):
     def __iter__(self):
         for element in self.input:
@@ -604,14 +390,14 @@ class Unbatch(Source):
                     errors.InvalidArgumentError, f"components of different batch sizes {sorted(n)}"
                 )
             for i in range(n.pop()):
-                yield tuple(_component(c[i]) for c in element)
+                yield tuple(component(c[i]) for c in element)
 
 
-def _rng(seed) -> np.random.Generator:
+def rng(seed) -> np.random.Generator:
     return np.random.default_rng(None if seed is None else [int(s) for s in seed])
 
 
-@_kind("shuffle")
+@kind("shuffle")
 class Shuffle(Source):
     """TensorFlow's shuffle buffer: fill it, then emit a random slot and refill that slot.
 
@@ -622,13 +408,13 @@ class Shuffle(Source):
 
     def __init__(self, stage, values, env):
         super().__init__(stage, values, env)
-        self.gen = _rng(self.args["seed"])
+        self.gen = rng(self.args["seed"])
 
     def __iter__(self):
-        size = _scalar(self.values[0])
+        size = scalar(self.values[0])
         if size <= 0:
             raise self.fail(errors.InvalidArgumentError, f"buffer_size must be greater than zero, got {size}")
-        gen = self.gen if self.args["reshuffle"] else _rng(self.args["seed"])
+        gen = self.gen if self.args["reshuffle"] else rng(self.args["seed"])
         it = iter(self.input)
         buffer = list(itertools.islice(it, size))
         for element in it:
@@ -681,56 +467,56 @@ class _RepeatIterator:
                 return None
 
 
-@_kind("repeat")
+@kind("repeat")
 class Repeat(Source):
     def __iter__(self):
-        count = _scalar(self.values[0])
+        count = scalar(self.values[0])
         if count == 0:
             return iter(())
         return _RepeatIterator(self.input, count)
 
 
-@_kind("take")
+@kind("take")
 class Take(Source):
     def __iter__(self):
-        count = _scalar(self.values[0])
+        count = scalar(self.values[0])
         it = iter(self.input)
         return it if count < 0 else itertools.islice(it, count)
 
 
-@_kind("skip")
+@kind("skip")
 class Skip(Source):
     def __iter__(self):
-        count = _scalar(self.values[0])
+        count = scalar(self.values[0])
         it = iter(self.input)
         if count < 0:
             return iter(())
         return itertools.islice(it, count, None)
 
 
-@_kind("shard")
+@kind("shard")
 class Shard(Source):
     def __iter__(self):
-        shards, index = (_scalar(v) for v in self.values)
+        shards, index = (scalar(v) for v in self.values)
         if shards <= 0 or not 0 <= index < shards:
             raise self.fail(errors.InvalidArgumentError, f"invalid shard {index} of {shards}")
         return itertools.islice(iter(self.input), index, None, shards)
 
 
-@_kind("zip")
+@kind("zip")
 class Zip(Source):
     def __iter__(self):
         for parts in zip(*self.inputs):
             yield tuple(c for part in parts for c in part)
 
 
-@_kind("concatenate")
+@kind("concatenate")
 class Concatenate(Source):
     def __iter__(self):
         return itertools.chain(*self.inputs)
 
 
-@_kind("cache")
+@kind("cache")
 class Cache(Source):
     """In memory: the first complete pass fills the cache; later passes read it."""
 
@@ -749,10 +535,10 @@ class Cache(Source):
         self.cached = filling
 
 
-@_kind("prefetch")
+@kind("prefetch")
 class Prefetch(Source):
     def __iter__(self):
-        size = _scalar(self.values[0])
+        size = scalar(self.values[0])
         size = 2 if size == AUTOTUNE or size <= 0 else size
         return _PrefetchIterator(self.input, size, self.env, self.stage.name)
 

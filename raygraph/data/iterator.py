@@ -68,14 +68,17 @@ class Iterator:
     # -- what it yields --
     @property
     def output_types(self):
+        """The dtype of each component of an element, in its structure."""
         return st.map_structure(lambda s: s.dtype, self._structure)
 
     @property
     def output_shapes(self):
+        """The static shape of each component of an element, in its structure."""
         return st.map_structure(lambda s: s.shape, self._structure)
 
     @property
     def output_classes(self):
+        """The class of each component (tf.Tensor), in the element's structure."""
         return st.map_structure(lambda s: Tensor, self._structure)
 
     @property
@@ -167,12 +170,15 @@ def make_initializable_iterator(dataset, shared_name=None) -> Iterator:
 
 
 def get_output_types(dataset_or_iterator):
+    """tf.compat.v1.data.get_output_types: the dtypes of a dataset's or iterator's elements."""
     return dataset_or_iterator.output_types
 
 
 def get_output_shapes(dataset_or_iterator):
+    """tf.compat.v1.data.get_output_shapes: the static shapes of the elements."""
     return dataset_or_iterator.output_shapes
 
 
 def get_output_classes(dataset_or_iterator):
+    """tf.compat.v1.data.get_output_classes: the classes (tf.Tensor) of the components."""
     return dataset_or_iterator.output_classes
