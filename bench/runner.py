@@ -1,6 +1,6 @@
 """The benchmark runner behind `python -m bench [workload ...] [--rounds R] [--write]`.
 
-Workloads: bench.workloads (mlp, cnn, tiny, chain, wide, chain-1000),
+Workloads: bench.workloads (mlp, mlp-data, cnn, tiny, chain, wide, chain-1000),
 "two-device" (bench.two_device, which needs a Ray of its own and runs apart) and
 "cold-start" (bench.cold_start: import + first run, a fresh process each; its
 figures go to their own block of BENCHMARKS.md).

@@ -10,6 +10,7 @@ costs). Graph-building and warm-up happen in `make`, never in `step`.
     wide   2000 independent small ops joined by add_n (per op)
     chain-1000  one run of a 1000-op chain (per run)
     mlp    train step 784-256-256-10, batch 256, float32, SGD, feed_dict each step
+    mlp-data  the same step fed by a prefetched tf.data pipeline on the device (no feed)
     cnn    the digits CNN train step of examples/train_digits.py
 
 Train steps fetch nothing, so raygraph's runs return as soon as they are sent
@@ -193,10 +194,16 @@ def _mlp_data(batches: int = 4):
     return xs, ys, weights
 
 
-def _mlp_graph(tf, weights):
-    """The MLP train step as a TF1 graph (the same code for raygraph and TensorFlow)."""
-    x = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
-    y = tf.placeholder(tf.int32, [None])
+def _mlp_graph(tf, weights, inputs=None):
+    """The MLP train step as a TF1 graph (the same code for raygraph and TensorFlow).
+
+    `inputs`, (x, y) tensors from a dataset, replace the placeholders.
+    """
+    if inputs is None:
+        x = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
+        y = tf.placeholder(tf.int32, [None])
+    else:
+        x, y = inputs
     h = x
     for i, (w0, b0) in enumerate(weights):
         w = tf.Variable(w0)
@@ -262,6 +269,25 @@ class MLP(_TrainStep):
             numpy_mlp_step(params, xs[i], ys[i], MLP_LR)
 
         return step
+
+
+class MLPData(MLP):
+    """The mlp step fed by a Dataset: the same batches, sliced, repeated and prefetched
+    on the device by tf.data (TensorFlow's: its own tf.data), no feed_dict."""
+
+    name = "mlp-data"
+
+    def build(self, tf):
+        xs, ys, weights = _mlp_data()
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((np.concatenate(xs), np.concatenate(ys)))
+            .repeat()
+            .batch(MLP_BATCH, drop_remainder=True)
+            .prefetch(2)
+        )
+        inputs = tf.data.make_one_shot_iterator(dataset).get_next()
+        _, _, train = _mlp_graph(tf, weights, inputs)
+        return train, [None]
 
 
 def numpy_mlp_step(params, x, labels, lr):
@@ -354,4 +380,6 @@ def _tf_config(tf1):
     return tf1.ConfigProto(intra_op_parallelism_threads=2, inter_op_parallelism_threads=2)
 
 
-WORKLOADS = {w.name: w for w in (MLP(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))}
+WORKLOADS = {
+    w.name: w for w in (MLP(), MLPData(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))
+}

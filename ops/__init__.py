@@ -46,6 +46,7 @@ families through `ops.api`, so any family imports on its own.
     image_codec     PNG/JPEG/GIF/BMP decoding and encoding through Pillow
     linalg          diagonals, bands, inverse, determinants, solves, Cholesky, SVD, QR, eigh
     checkpoint      RestoreV2: tensors read from a checkpoint when it runs (tf.train.init_from_checkpoint)
+    data            tf.data's iterators: MakeIterator, IteratorGetNext over a pipeline kept on the device
 """
 
 FAMILIES = (
@@ -90,6 +91,7 @@ FAMILIES = (
     "array_misc",
     "image_codec",
     "checkpoint",
+    "data",
 )
 
 

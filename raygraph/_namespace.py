@@ -20,6 +20,7 @@ _ops.load_all()
 
 from raygraph import (  # noqa: E402
     app,
+    data,
     debugging,
     distributions,
     dtypes,

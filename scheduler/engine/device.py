@@ -229,8 +229,10 @@ class DeviceRunner:
             run.abort(reason)
 
     def close_session(self, session_id: str) -> None:
-        """Drops the session's variables and compiled plans."""
-        self.sessions.pop(session_id, None)
+        """Drops the session's variables and compiled plans; closes its resources."""
+        state = self.sessions.pop(session_id, None)
+        if state is not None:
+            state.close()
 
     def close(self) -> None:
         """Stops the device's pools (the device is not used afterwards)."""

@@ -49,7 +49,12 @@ from scheduler.engine.plan import TOKEN, Partition
 
 
 class SessionState:
-    """Variables and random generators of one session on one device."""
+    """Variables, random generators and resources of one session on one device.
+
+    `resources` holds state that ops keep by name between runs (tf.data's
+    iterator pipelines, ops.data); `close()`, when the session ends, calls the
+    `close` of each, which stops the threads it runs.
+    """
 
     def __init__(self):
         self.variables: dict[str, object] = {}
@@ -57,7 +62,16 @@ class SessionState:
         self.counters: dict[str, int] = {}  # runs counted per node (tf.Print's first_n)
         self.executors: dict[int, Executor] = {}
         self.functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.resources: dict[str, object] = {}
         self.lock = threading.Lock()
+
+    def close(self) -> None:
+        with self.lock:
+            resources, self.resources = list(self.resources.values()), {}
+        for resource in resources:
+            close = getattr(resource, "close", None)
+            if close is not None:
+                close()
 
 
 class KernelContext:

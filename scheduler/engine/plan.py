@@ -234,8 +234,9 @@ def partition(
         if not registry.is_builtin(op.type):  # a user op: the actors lack its kernel
             p.custom_ops[op.type] = registry.kernel_spec(op_def)
         for value in p.nodes[-1].attrs.values():  # user ops called inside a loop or branch
-            if isinstance(value, FunctionPlan):
-                p.custom_ops.update(value.partition.custom_ops)
+            for plan in value if isinstance(value, list) else [value]:
+                if isinstance(plan, FunctionPlan):
+                    p.custom_ops.update(plan.partition.custom_ops)
 
     for key in fetch_keys:
         device = producer_device[key]
@@ -282,11 +283,20 @@ def function_plan(fn: Function) -> FunctionPlan:
     )
 
 
+def _plain_value(value):
+    """A Function as a FunctionPlan; a list or tuple of Functions (tf.data's) as a list of them."""
+    if isinstance(value, Function):
+        return function_plan(value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, Function) for v in value):
+        return [function_plan(v) for v in value]
+    return value
+
+
 def _plain_attrs(op: Operation, op_def, consumed: set[str]) -> dict:
     """The op's attrs as a device needs them: sub-graphs as FunctionPlans, and what the
     op's declaration derives from the plan (`plan_attrs`, e.g. whether a loop keeps
     the values its gradient needs: only when the gradient runs too)."""
-    attrs = {k: function_plan(v) if isinstance(v, Function) else v for k, v in op.attrs.items()}
+    attrs = {k: _plain_value(v) for k, v in op.attrs.items()}
     if op_def.plan_attrs is not None:
         attrs.update(op_def.plan_attrs(op, consumed))
     return attrs

@@ -58,3 +58,12 @@ def test_train_digits_reaches_97_percent(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("test accuracy: ")
     assert any(name.startswith("model.ckpt-") for name in os.listdir(tmp_path))
+
+
+@ON_RAY
+@pytest.mark.slow
+def test_train_digits_from_parquet_reaches_97_percent(tmp_path):
+    args = ["--checkpoint-dir", str(tmp_path), "--data", "parquet"]
+    accuracy = load_example("train_digits").main(args)
+    assert accuracy >= 0.97
+    assert os.path.exists(tmp_path / "digits_train.parquet")

@@ -83,6 +83,7 @@ FAMILY_MODULES = (
     "linalg",
     "image",
     "checkpoint",
+    "data",
 )
 
 
