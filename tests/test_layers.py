@@ -109,7 +109,11 @@ def _outside_functions(stmt):
 # Imports up that happen only inside a kernel, at run time, never at import: the
 # RestoreV2 kernel (tf.train.init_from_checkpoint) reads the checkpoint format; tf.data's
 # file sources (TFRecordDataset, list_files) open files through raygraph.gfile.
-LATE_IMPORTS = {("ops.checkpoint", "raygraph.io"), ("ops.data_sources", "raygraph.gfile")}
+LATE_IMPORTS = {
+    ("ops.checkpoint", "raygraph.io"),
+    ("ops.data_sources", "raygraph.gfile"),
+    ("ops.data_sources", "raygraph.tfrecord"),
+}
 
 
 def test_imports_in_ops_and_scheduler_point_down():
