@@ -10,3 +10,11 @@ from ops import registry as _registry
 _ops.load_all()
 
 __getattr__ = _registry.namespace(globals(), "nn.")
+
+from raygraph import rnn_cell  # noqa: E402, F401 - tf.nn.rnn_cell
+from raygraph.rnn import (  # noqa: E402, F401 - tf.nn.dynamic_rnn etc.
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_bidirectional_rnn,
+    static_rnn,
+)
