@@ -40,6 +40,7 @@ from raygraph import (  # noqa: E402
     nn,
     python_io,
     random,
+    saved_model,
     sparse,
     summary,
     sysconfig,
