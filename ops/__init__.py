@@ -31,6 +31,8 @@ families through `ops.api`, so any family imports on its own.
     training        the optimizers' fused updates and learning-rate schedules
     summary         tf.summary's ops: serialized Summary protos for TensorBoard
     parsing         ParseExample, ParseSingleSequenceExample (tf.train protos), DecodeRaw, DecodeCSV
+    data_flow       queues (FIFOQueueV2, RandomShuffleQueueV2...), enqueue, dequeue, close; CountUpTo
+    readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
 """
 
 FAMILIES = (
@@ -59,6 +61,8 @@ FAMILIES = (
     "training",
     "summary",
     "parsing",
+    "data_flow",
+    "readers",
 )
 
 

@@ -77,6 +77,7 @@ FAMILY_MODULES = (
     "training",
     "summary",
     "parsing",
+    "queues",
 )
 
 
