@@ -163,7 +163,7 @@ class QueueEnqueueV2(_QueueUse):
         return []
 
     def kernel(ctx, handle, components, timeout_ms):
-        _queue(ctx, handle).enqueue(ctx, components, many=False)
+        _queue(ctx, handle).enqueue(ctx, _on_host(ctx, components), many=False)
 
 
 class QueueEnqueueManyV2(_QueueUse):
@@ -178,7 +178,7 @@ class QueueEnqueueManyV2(_QueueUse):
         return []
 
     def kernel(ctx, handle, components, timeout_ms):
-        _queue(ctx, handle).enqueue(ctx, components, many=True)
+        _queue(ctx, handle).enqueue(ctx, _on_host(ctx, components), many=True)
 
 
 def _element_specs(handle, component_types, batch) -> list:
@@ -239,6 +239,11 @@ class QueueDequeueUpToV2(_QueueUse):
 
     def kernel(ctx, handle, n, component_types, timeout_ms):
         return _on_device(ctx, _queue(ctx, handle).dequeue(ctx, int(n), "up_to"))
+
+
+def _on_host(ctx, arrays: list) -> list:
+    """Queues hold host arrays (a queue on a GPU device takes its elements off the GPU)."""
+    return arrays if ctx.xp is np else [a if isinstance(a, np.ndarray) else ctx.xp.asnumpy(a) for a in arrays]
 
 
 def _on_device(ctx, arrays: list) -> list:
