@@ -47,6 +47,8 @@ families through `ops.api`, so any family imports on its own.
     linalg          diagonals, bands, inverse, determinants, solves, Cholesky, SVD, QR, eigh
     checkpoint      RestoreV2: tensors read from a checkpoint when it runs (tf.train.init_from_checkpoint)
     data            tf.data's iterators: MakeIterator, IteratorGetNext over a pipeline kept on the device
+    data_flow       queues (FIFOQueueV2, RandomShuffleQueueV2...), enqueue, dequeue, close; CountUpTo
+    readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
 """
 
 FAMILIES = (
@@ -92,6 +94,8 @@ FAMILIES = (
     "image_codec",
     "checkpoint",
     "data",
+    "data_flow",
+    "readers",
 )
 
 

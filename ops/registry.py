@@ -31,6 +31,9 @@ names the file and line of the first. The methods are plain functions (no `self`
 - `kernel(xp, *inputs, **attrs)` computes the outputs from arrays. A `stateful` op
   gets the executor's `KernelContext` instead of `xp` (it has `.xp`, variables and
   random generators). Ops with `multi_output = True` return a sequence.
+- `blocking = True` marks stateful ops that may wait for another run (a
+  dequeue from an empty queue): they wait with `ctx.wait(cond, what)`, which
+  a cancelled run ends, and the runner gives them a thread of their own.
 - `grad(op, *output_grads)` builds gradient ops (see raygraph.gradients).
 - `broadcasts = True` marks ops whose inputs broadcast numpy-style; their `grad`
   returns gradients of the output's shape and the gradient driver sums them
@@ -110,6 +113,7 @@ class Op:
     differentiable: bool = True
     broadcasts: bool = False
     read_at_use: bool = False
+    blocking: bool = False
     cost: str = "elementwise"
     heavy: bool | None = None
     defined_at: str = ""

@@ -51,6 +51,13 @@ from raygraph import (  # noqa: E402
     viz,
 )
 from raygraph.control_flow import case, cond, foldl, foldr, map_fn, scan, tuple, while_loop  # noqa: E402, A004
+from raygraph.data_flow_ops import (  # noqa: E402
+    FIFOQueue,
+    PaddingFIFOQueue,
+    PriorityQueue,
+    QueueBase,
+    RandomShuffleQueue,
+)
 from raygraph.device import DeviceSpec  # noqa: E402
 from raygraph.dtypes import (  # noqa: E402
     DType,
@@ -94,6 +101,14 @@ from raygraph.graph import (  # noqa: E402
     reset_default_graph,
 )
 from raygraph.initializers import *  # noqa: E402, F403 - tf.zeros_initializer and friends
+from raygraph.io_ops import (  # noqa: E402
+    FixedLengthRecordReader,
+    IdentityReader,
+    ReaderBase,
+    TextLineReader,
+    TFRecordReader,
+    WholeFileReader,
+)
 from raygraph.random import set_random_seed  # noqa: E402
 from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
 from raygraph.session import (  # noqa: E402

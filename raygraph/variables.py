@@ -229,6 +229,10 @@ class Variable:
         out = api.assign_sub(self._variable, delta, use_locking=use_locking, name=name)
         return out if read_value else out.op
 
+    def count_up_to(self, limit):
+        """Adds 1 to the variable until it reaches `limit` (tf.count_up_to)."""
+        return api.count_up_to(self._variable, limit)
+
     def eval(self, session=None):
         return self._variable.eval(session=session)
 

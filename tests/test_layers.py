@@ -29,6 +29,8 @@ CORE = {
     "raygraph.device",
     "raygraph.func_graph",
     "raygraph.example",  # tf.train.Example's protobuf classes: the parsing kernels read them
+    "raygraph.gfile",  # file access (fsspec): readers and tf.data's sources open files
+    "raygraph.tfrecord",  # the TFRecord format: readers and TFRecordDataset read it
 }
 
 
@@ -107,13 +109,8 @@ def _outside_functions(stmt):
 
 
 # Imports up that happen only inside a kernel, at run time, never at import: the
-# RestoreV2 kernel (tf.train.init_from_checkpoint) reads the checkpoint format; tf.data's
-# file sources (TFRecordDataset, list_files) open files through raygraph.gfile.
-LATE_IMPORTS = {
-    ("ops.checkpoint", "raygraph.io"),
-    ("ops.data_sources", "raygraph.gfile"),
-    ("ops.data_sources", "raygraph.tfrecord"),
-}
+# RestoreV2 kernel (tf.train.init_from_checkpoint) reads the checkpoint format.
+LATE_IMPORTS = {("ops.checkpoint", "raygraph.io")}
 
 
 def test_imports_in_ops_and_scheduler_point_down():

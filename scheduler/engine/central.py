@@ -7,11 +7,21 @@ It knows nothing of Ray or sockets: devices are reached through a `Client`
 State, per session:
 - `plans`: the plan for each (fetches, feeds, targets) signature, built once
   (prune, place, partition: scheduler.engine.plan, pure).
-- `loaded`: which (plan, device, generation) triples hold their partition; a
-  partition travels with the first run of its plan on a device instance and is
-  never sent again.
-- `links`: device name -> this session's Link to the device's current instance.
-- `pending`: runs that returned without waiting (train steps), oldest first.
+- `lanes`: one `_Lane` per thread that runs the session. A lane holds its own
+  links (device name -> a Link to the device's current instance), `loaded`
+  (which (plan, device, generation) triples hold their partition: a partition
+  travels with the lane's first run of its plan on a device instance and is
+  never sent again on it), `pending` (its runs that returned without waiting,
+  train steps, oldest first) and `running` (the run it waits for).
+
+Threads. Runs of one thread take turns on its lane; runs of different threads
+go over different links, so they run side by side on the devices: a
+QueueRunner thread enqueues while the main thread's dequeue waits for it. A
+thread's lane is made on its first run, and a lane whose thread has ended is
+taken over by the next new thread (its runs not waited for are read first and
+their errors dropped). `close` aborts every run still in flight on any lane
+(a dequeue waiting on an empty queue ends with CancelledError) and then frees
+the session's state on the devices.
 
 Per run, the scheduler sends one Request per device of the plan, all in flight
 at once, and reads one Reply each: a constant number of messages per device
@@ -20,7 +30,10 @@ that read them; tensors crossing devices go device to device; fetches come
 back in the replies. Each run has an id (session id, counter) that keys its
 transfers, so runs never mix. A run that fetches nothing returns as soon as it
 is sent (at most MAX_DETACHED such runs in flight); the next run reads their
-replies first and raises their error, saying so.
+replies first and raises their error, saying so. A run with a blocking op (an
+enqueue or a dequeue, which may wait for other runs) always waits for its
+reply, so its error (a closed queue) is raised by its own Session.run, as in
+TensorFlow.
 
 Failures. A kernel error comes back as data and is raised as the TF error
 class, naming the op, its creation line and the device. Whatever fails first
@@ -41,6 +54,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 
+from ops import registry
 from raygraph import errors
 from raygraph.graph import Graph, Operation, Tensor, format_location
 from scheduler.engine import placement, step_stats
@@ -59,6 +73,19 @@ class _Call:
     part: object
     link: Link
     plan_id: int
+    lane: _Lane
+
+
+class _Lane:
+    """One thread's links to the devices and its runs in flight (see the module docstring)."""
+
+    def __init__(self, owner: threading.Thread):
+        self.owner = owner
+        self.links: dict[str, Link] = {}
+        self.loaded: set[tuple[int, str, int]] = set()
+        self.pending: deque = deque()  # (run id, calls, plan) of runs not waited for
+        self.running: tuple | None = None  # (run id, calls) of the run waited for
+        self.lock = threading.RLock()  # one run at a time on the lane's links
 
 
 class CentralScheduler:
@@ -86,12 +113,34 @@ class CentralScheduler:
         self.inter_op_threads = int(inter_op_threads or 0)
         self.operation_timeout_in_ms = operation_timeout_in_ms
         self.plans: dict[tuple, Plan] = {}
-        self.loaded: set[tuple[int, str, int]] = set()
-        self.links: dict[str, Link] = {}
+        self.lanes: dict[threading.Thread, _Lane] = {}
         self._destinations: dict[int, dict[str, list[Device]]] = {}
+        self._blocking: set[int] = set()  # ids of plans with a blocking op
         self._run_ids = itertools.count(1)
-        self._pending: deque = deque()  # (run id, calls, plan) of runs not waited for
-        self._lock = threading.RLock()  # one run at a time on the session's links
+        self._lock = threading.Lock()  # guards plans, lanes and _closing
+        self._closing = False
+
+    @property
+    def links(self) -> dict[str, Link]:
+        """The calling thread's links (device name -> Link)."""
+        lane = self.lanes.get(threading.current_thread())
+        return lane.links if lane is not None else {}
+
+    def _lane(self) -> _Lane:
+        """The calling thread's lane: its own, an ended thread's, or a new one."""
+        me = threading.current_thread()
+        lane = self.lanes.get(me)
+        if lane is not None:
+            return lane
+        with self._lock:
+            ended = [t for t in self.lanes if not t.is_alive()]
+            lane = self.lanes.pop(ended[0]) if ended else _Lane(me)
+            lane.owner = me
+            self.lanes[me] = lane
+        if ended:
+            with lane.lock:
+                self._drain(lane, quiet=True)
+        return lane
 
     # -- planning --
     def plan_for(self, fetches: list[Tensor], feeds: list[Tensor], targets: list[Operation]) -> Plan:
@@ -99,11 +148,14 @@ class CentralScheduler:
         plan = self.plans.get(key)
         if plan is None:
             plan = build_plan(self.graph, fetches, feeds, targets, self._place)
-            self.plans[key] = plan
             self._destinations[plan.id] = {
                 device: [self.devices[d] for d in sorted({dest for _, dest in part.sends})]
                 for device, part in plan.partitions.items()
             }
+            if any(_blocking(node) for part in plan.partitions.values() for node in part.nodes):
+                self._blocking.add(plan.id)
+            with self._lock:
+                plan = self.plans.setdefault(key, plan)  # another thread's, if it was first
             if self.log_device_placement:
                 self._log_placement(plan)
         return plan
@@ -122,24 +174,40 @@ class CentralScheduler:
         Returns ({fetch name: array}, StepStats or None). A run with nothing to
         fetch (a train step) on one device returns as soon as it is sent, and
         the next run reads its reply first, raising its error if it failed.
-        Runs of one session from several threads take turns (`_lock`).
+        Runs of one thread take turns; those of several threads run side by side
+        (each thread has its own lane).
         """
-        with self._lock:
-            return self._run(plan, feed_values, trace, timeout_in_ms)
+        lane = self._lane()
+        with lane.lock:
+            return self._run(lane, plan, feed_values, trace, timeout_in_ms)
 
-    def _run(self, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int):
+    def _run(self, lane: _Lane, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int):
+        if self._closing:
+            raise errors.CancelledError(None, None, "Session has been closed.")
         timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
-        detached = not plan.fetch_keys and not trace and not timeout_ms
-        if not detached or len(plan.partitions) > 1 or len(self._pending) >= MAX_DETACHED:
-            self._drain()
+        detached = not plan.fetch_keys and not trace and not timeout_ms and plan.id not in self._blocking
+        if not detached or len(plan.partitions) > 1 or len(lane.pending) >= MAX_DETACHED:
+            self._drain(lane)
         run_id = (self.session_id, next(self._run_ids))
-        calls = self._start(plan, run_id, feed_values, trace)
+        calls = self._start(lane, plan, run_id, feed_values, trace)
+        with self._lock:  # close() sees the run, or the run sees close()
+            closing = self._closing
+            if detached:
+                lane.pending.append((run_id, calls, plan))
+            else:
+                lane.running = (run_id, calls)
+        if closing:
+            self._abort(run_id, calls, "the session was closed")
         if detached:
-            self._pending.append((run_id, calls, plan))
             return {}, None
         deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
-        replies, failure = self._collect(run_id, calls, deadline)
+        try:
+            replies, failure = self._collect(run_id, calls, deadline)
+        finally:
+            lane.running = None
         if failure is not None:
+            if self._closing and not isinstance(failure, errors.DeadlineExceededError):
+                raise errors.CancelledError(None, None, f"Session has been closed ({failure.message}).")
             raise failure
         results, traces = {}, {}
         for call, reply in replies:
@@ -149,16 +217,17 @@ class CentralScheduler:
         return results, (step_stats.build(plan, traces) if trace else None)
 
     def drain(self) -> None:
-        """Reads the replies of runs that returned without waiting; raises the first error."""
-        with self._lock:
-            self._drain()
+        """Reads the replies of this thread's runs that returned without waiting; raises the first error."""
+        lane = self._lane()
+        with lane.lock:
+            self._drain(lane)
 
-    def _drain(self) -> None:
+    def _drain(self, lane: _Lane, quiet: bool = False) -> None:
         failure = None
-        while self._pending:
-            run_id, calls, plan = self._pending.popleft()
+        while lane.pending:
+            run_id, calls, plan = lane.pending.popleft()
             _, error = self._collect(run_id, calls, None)
-            if error is not None and failure is None:
+            if error is not None and failure is None and not quiet:
                 names = ", ".join(plan.target_names) or "ops"
                 error.message = (
                     f"{error.message} (in an earlier run of {names} that returned without waiting)"
@@ -168,7 +237,7 @@ class CentralScheduler:
         if failure is not None:
             raise failure
 
-    def _start(self, plan: Plan, run_id, feed_values: dict, trace: bool) -> list[_Call]:
+    def _start(self, lane: _Lane, plan: Plan, run_id, feed_values: dict, trace: bool) -> list[_Call]:
         """Sends the run to every device of the plan: one request each, all in flight.
 
         The BLAS threads a device uses by default are its node's cores shared by
@@ -181,8 +250,8 @@ class CentralScheduler:
         try:
             for name, part in plan.partitions.items():
                 device = self.devices[name]
-                link = self._link(device)
-                loaded = (plan.id, name, link.generation) in self.loaded
+                link = self._link(lane, device)
+                loaded = (plan.id, name, link.generation) in lane.loaded
                 request = Request(
                     self.session_id,
                     plan.id,
@@ -198,20 +267,20 @@ class CentralScheduler:
                 try:
                     link.send(request, self._destinations[plan.id][name])
                 except DeviceUnavailable as e:
-                    raise self._device_gone(link, e) from None
-                self.loaded.add((plan.id, name, link.generation))  # requests are served in order
-                calls.append(_Call(device, part, link, plan.id))
+                    raise self._device_gone(lane, link, e) from None
+                lane.loaded.add((plan.id, name, link.generation))  # requests are served in order
+                calls.append(_Call(device, part, link, plan.id, lane))
         except BaseException:
             self._abort(run_id, calls)  # none may wait for a device never called
             raise
         return calls
 
-    def _link(self, device: Device) -> Link:
-        """This session's link to the device's current instance, made on first use."""
-        link = self.links.get(device.name)
+    def _link(self, lane: _Lane, device: Device) -> Link:
+        """The lane's link to the device's current instance, made on first use."""
+        link = lane.links.get(device.name)
         if link is None:
             try:
-                link = self.links[device.name] = self.client.link(device, self.session_id)
+                link = lane.links[device.name] = self.client.link(device, self.session_id)
             except DeviceUnavailable as e:
                 raise errors.UnavailableError(
                     None, None, f"Device {device.name} is unavailable: {e}"
@@ -256,12 +325,12 @@ class CentralScheduler:
         try:
             reply: Reply = call.link.receive(run_id)
         except DeviceUnavailable as e:
-            return self._device_gone(call.link, e)
+            return self._device_gone(call.lane, call.link, e)
         key = (call.plan_id, call.device.name, call.link.generation)
         if reply.has_plan:
-            self.loaded.add(key)
+            call.lane.loaded.add(key)
         else:
-            self.loaded.discard(key)
+            call.lane.loaded.discard(key)
         if reply.status == "ok":
             replies.append((call, reply))
             return None
@@ -269,17 +338,17 @@ class CentralScheduler:
             return errors.AbortedError(None, None, f"The run was aborted on {call.device.name}.")
         return self._op_error(call.device.name, reply)
 
-    def _abort(self, run_id, calls: list[_Call]) -> None:
+    def _abort(self, run_id, calls: list[_Call], reason: str = "another device failed") -> None:
         for call in calls:
-            call.link.abort(run_id, "another device failed")
+            call.link.abort(run_id, reason)
 
-    def _device_gone(self, link: Link, cause: Exception) -> errors.OpError:
+    def _device_gone(self, lane: _Lane, link: Link, cause: Exception) -> errors.OpError:
         device = link.device
-        if self.links.get(device.name) is link:
-            del self.links[device.name]
+        if lane.links.get(device.name) is link:
+            del lane.links[device.name]
         link.close()
         self.client.forget(link)
-        self.loaded = {x for x in self.loaded if x[1] != device.name or x[2] != link.generation}
+        lane.loaded = {x for x in lane.loaded if x[1] != device.name or x[2] != link.generation}
         return errors.UnavailableError(
             None,
             None,
@@ -310,20 +379,47 @@ class CentralScheduler:
         return cls(None, op, f"{where}: {reply.message}")
 
     def close(self) -> None:
-        """Frees this session's state on the devices still there."""
-        try:
-            self.drain()
-        except errors.OpError as e:
-            import warnings
+        """Aborts the runs still in flight on every lane, then frees this session's state on the devices.
 
-            warnings.warn(f"A run that returned without waiting failed: {e}", RuntimeWarning, stacklevel=3)
-        used = [self.devices[name] for name in {d for _, d, _ in self.loaded}]
+        A run waiting in another thread (a dequeue on an empty queue) raises
+        CancelledError there. Runs that returned without waiting are aborted
+        too; a failure of this thread's ones, other than by the abort, is a
+        warning.
+        """
+        me = threading.current_thread()
+        with self._lock:
+            self._closing = True
+            lanes = list(self.lanes.values())
+            in_flight = [lane.running for lane in lanes if lane.running is not None]
+            in_flight += [(run_id, calls) for lane in lanes for run_id, calls, _ in lane.pending]
+        for run_id, calls in in_flight:
+            self._abort(run_id, calls, "the session was closed")
+        used = set()
+        for lane in lanes:
+            with lane.lock:
+                try:
+                    self._drain(lane, quiet=lane.owner is not me)
+                except (errors.CancelledError, errors.AbortedError):
+                    pass  # aborted here
+                except errors.OpError as e:
+                    import warnings
+
+                    warnings.warn(
+                        f"A run that returned without waiting failed: {e}", RuntimeWarning, stacklevel=3
+                    )
+                used |= {d for _, d, _ in lane.loaded}
+                lane.loaded.clear()
+                for link in lane.links.values():
+                    link.close()
+                lane.links.clear()
         try:
-            self.client.close_session(self.session_id, used)
+            self.client.close_session(self.session_id, [self.devices[name] for name in used])
         except Exception:  # noqa: BLE001 - closing must not fail on a dead cluster
             pass
-        self.loaded.clear()
         self.plans.clear()
-        for link in self.links.values():
-            link.close()
-        self.links.clear()
+
+
+def _blocking(node) -> bool:
+    """Whether a plan's node may wait for other runs (registry.Op.blocking)."""
+    op_def = registry.get(node.type) if registry.is_builtin(node.type) else None
+    return bool(op_def is not None and op_def.blocking)

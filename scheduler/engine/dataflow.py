@@ -10,7 +10,11 @@ unit ends, the units it was the last dependency of. Threads:
 - *pool threads* (the actor's inter-op pool, `inter_op_parallelism_threads - 1`
   of them; the run thread is the other one) run heavy units beside others;
 - *transfer threads* (the actor's `receive` calls) store received tensors and
-  tokens and count them off the units that wait for them.
+  tokens and count them off the units that wait for them;
+- *blocking threads* run the units holding a blocking kernel (a dequeue, which
+  may wait for another run's enqueue): such a unit never holds the run thread
+  nor a pool thread, so whatever else is ready runs while it waits. The run's
+  `Cancellation` ends those waits when the run fails or is aborted.
 
 Policy, TensorFlow's: the thread that ends a unit goes on with the units it made
 ready, cheap ones first, inline; of several ready heavy units, all but one go to
@@ -40,7 +44,7 @@ import threading
 import time
 from collections import deque
 
-from scheduler.engine.executor import NodeError, Program
+from scheduler.engine.executor import Cancellation, NodeError, Program, running_with
 from scheduler.engine.plan import TOKEN
 
 
@@ -51,8 +55,20 @@ class Aborted(Exception):
 class Run:
     """One run of `program`; `execute()` on the run thread, `deliver()` from others."""
 
-    def __init__(self, program: Program, feeds: list, pool, send, trace: bool, to_device=None):
+    def __init__(
+        self,
+        program: Program,
+        feeds: list,
+        pool,
+        send,
+        trace: bool,
+        to_device=None,
+        blocking_pool=None,
+        token: Cancellation | None = None,
+    ):
         self.program = program
+        self.blocking_pool = blocking_pool  # for units with a blocking kernel (program.blocking)
+        self.token = token
         self.values = dict(zip(program.feeds, feeds))
         self.pending = list(program.deps)
         self.remaining = dict(program.readers)
@@ -134,12 +150,17 @@ class Run:
             if self.error is None:
                 self.error = Aborted(reason)
             self.cond.notify_all()
+        if self.token is not None:
+            self.token.cancel(reason)
 
     # -- running units --
     def _work(self, queue: deque) -> None:
         """Runs `queue` and what it makes ready on this thread, cheap units first."""
         while queue and self.error is None:
             unit = queue.popleft()
+            if self.program.blocking[unit.index]:
+                self.blocking_pool.submit(self._work_blocking, unit)
+                continue
             if unit.heavy and queue and self.pool is not None:
                 self.pool.submit(self._work, deque([unit]))
                 continue
@@ -148,6 +169,12 @@ class Run:
                     queue.append(nxt)
                 else:
                     queue.appendleft(nxt)
+
+    def _work_blocking(self, unit) -> None:
+        """Runs a unit holding a blocking kernel, on a blocking thread, then what it made ready."""
+        with running_with(self.token):
+            newly = self._execute(unit)
+        self._work(deque(newly))
 
     def _execute(self, unit) -> list:
         """Runs one unit, sends what it owes, and returns the units it made ready."""
@@ -202,6 +229,8 @@ class Run:
             if self.error is None:
                 self.error = error
             self.cond.notify_all()
+        if self.token is not None:
+            self.token.cancel("another op of the run failed")
 
 
 def run_single(program: Program, feeds: list, send, trace: bool) -> tuple[list, list | None, list | None]:

@@ -18,9 +18,17 @@ sent ns). Transfers from other devices come in through `deliver(run_id, items)`,
 from any thread, possibly before the run they belong to has started.
 
 State for runs in flight, under `_lock`: `_runs` (run id -> dataflow.Run),
-`_early` (items delivered before their run started) and `_ended` (recently
-ended or aborted run ids, whose late items are dropped). Run ids are unique per
-session and run, so runs never mix.
+`_early` (items delivered before their run started), `_ended` (recently
+ended or aborted run ids, whose late items are dropped) and `_tokens` (run id
+-> Cancellation, for runs with a blocking kernel: `abort` ends their waits).
+Run ids are unique per session and run, so runs never mix.
+
+Runs may come from several threads at once (the sessions of a process, or
+several threads of one session: a QueueRunner enqueuing while the main thread
+dequeues); each runs on its caller's thread. A blocking kernel (a dequeue from
+an empty queue) waits on that thread, or on a thread of the blocking pool when
+its unit is one of several (scheduler.dataflow), never on a pool thread other
+runs need.
 
 Threads: BLAS threads follow the request's `blas_threads` (threadpoolctl,
 applied when it differs from the current setting: the device is shared by the
@@ -40,12 +48,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ops import registry
 from scheduler.engine import dataflow
-from scheduler.engine.executor import NodeError, Program, SessionState
+from scheduler.engine.executor import Cancellation, NodeError, Program, SessionState, running_with
 from scheduler.engine.plan import TOKEN
 from scheduler.engine.protocol import Reply, Request
 
 _ENDED_KEPT = 4096  # run ids remembered as ended, to drop their late transfers
+BLOCKING_THREADS = 1024  # units with a blocking kernel waiting at once, at most
 
 Send = Callable[[str, tuple, list], None]
 
@@ -84,6 +94,8 @@ class DeviceRunner:
         self._runs: dict = {}
         self._early: dict = {}
         self._ended = _Recent(_ENDED_KEPT)
+        self._tokens: dict = {}
+        self._blocking_pool: ThreadPoolExecutor | None = None
         self._blas = BlasThreads() if blas else None
         self._pools: dict[int, ThreadPoolExecutor] = {}
 
@@ -144,29 +156,70 @@ class DeviceRunner:
             partition = program.partition if program is not None else None
         return partition is None or bool(partition.sends or partition.recvs)
 
+    def may_block(self, request: Request) -> bool:
+        """Whether the request's partition holds a blocking kernel (a dequeue may wait)."""
+        state = self.sessions.get(request.session_id)
+        program = state.executors.get(request.plan_id) if state else None
+        if request.partition is None and program is not None:
+            return program.may_block
+        partition = request.partition
+        if partition is None:
+            return False
+        defs = (partition.custom_ops.get(n.type) or registry.get(n.type) for n in partition.nodes)
+        return any(getattr(d, "blocking", False) for d in defs)
+
     def _run(self, program: Program, request: Request, feeds: list):
         run_id = request.run_id
         send = self._sender(run_id)
+        token = Cancellation() if program.may_block else None
         if program.single:
-            if run_id in self._ended:
-                raise dataflow.Aborted("aborted before it started")
-            return dataflow.run_single(program, feeds, send, request.trace)
+            if token is None:
+                if run_id in self._ended:
+                    raise dataflow.Aborted("aborted before it started")
+                return dataflow.run_single(program, feeds, send, request.trace)
+            self._start(run_id, None, token)
+            try:
+                with running_with(token):
+                    return dataflow.run_single(program, feeds, send, request.trace)
+            finally:
+                self._end(run_id)
         pool = self._pool(request.inter_op_threads)
-        run = dataflow.Run(program, feeds, pool, send, request.trace, self._to_device)
-        with self._lock:
-            if run_id in self._ended:
-                raise dataflow.Aborted("aborted before it started")
-            self._runs[run_id] = run
-            early = self._early.pop(run_id, None)
+        blocking = self._blocking() if token is not None else None
+        run = dataflow.Run(program, feeds, pool, send, request.trace, self._to_device, blocking, token)
+        early = self._start(run_id, run, token)
         try:
             if early:
                 run.deliver(early)
             fetches = run.execute()
         finally:
-            with self._lock:
-                self._runs.pop(run_id, None)
-                self._ended.add(run_id)
+            self._end(run_id)
         return fetches, run.trace, run.transfers
+
+    def _start(self, run_id, run, token) -> list | None:
+        """Registers a run (and its cancellation); returns the items delivered early."""
+        with self._lock:
+            if run_id in self._ended:
+                raise dataflow.Aborted("aborted before it started")
+            if run is not None:
+                self._runs[run_id] = run
+            if token is not None:
+                self._tokens[run_id] = token
+            return self._early.pop(run_id, None)
+
+    def _end(self, run_id) -> None:
+        with self._lock:
+            self._runs.pop(run_id, None)
+            self._tokens.pop(run_id, None)
+            self._ended.add(run_id)
+
+    def _blocking(self) -> ThreadPoolExecutor:
+        """The threads that run units holding a blocking kernel (made on first use)."""
+        with self._lock:
+            if self._blocking_pool is None:
+                self._blocking_pool = ThreadPoolExecutor(
+                    BLOCKING_THREADS, thread_name_prefix="raygraph-blocking", initializer=kernel_thread
+                )
+            return self._blocking_pool
 
     def _sender(self, run_id):
         """send(unit, values, transfers): one message per destination device."""
@@ -225,19 +278,23 @@ class DeviceRunner:
             self._ended.add(run_id)
             self._early.pop(run_id, None)
             run = self._runs.get(run_id)
+            token = self._tokens.get(run_id)
         if run is not None:
             run.abort(reason)
+        elif token is not None:
+            token.cancel(reason)
 
     def close_session(self, session_id: str) -> None:
-        """Drops the session's variables and compiled plans; closes its resources."""
+        """Drops the session's variables, resources and compiled plans; ends waits on its queues."""
         state = self.sessions.pop(session_id, None)
         if state is not None:
-            state.close()
+            state.close("the session was closed")
 
     def close(self) -> None:
         """Stops the device's pools (the device is not used afterwards)."""
-        for pool in self._pools.values():
-            pool.shutdown(wait=False)
+        for pool in [*self._pools.values(), self._blocking_pool]:
+            if pool is not None:
+                pool.shutdown(wait=False)
 
 
 class _Recent:

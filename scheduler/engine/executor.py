@@ -29,8 +29,15 @@ debugging and unit-test twin of the device actor's asynchronous runner
 (scheduler.dataflow), which shares its compiled code.
 
 State that outlives a run belongs to the session, not the executor:
-`SessionState` holds the variables and the random generators of one session on
-one device; every program of that session shares it.
+`SessionState` holds the variables, the random generators and the resources
+(queues, readers) of one session on one device; every program of that session
+shares it.
+
+Blocking kernels (`Op.blocking`: a dequeue from an empty queue) wait on a
+condition variable through `KernelContext.wait`, which ends the wait with
+CancelledError when the run is cancelled (`Cancellation`, set for the thread
+by the runner with `running_with`); the units holding them are marked in
+`Program.blocking`, so the asynchronous runner gives them threads of their own.
 """
 
 from __future__ import annotations
@@ -62,16 +69,88 @@ class SessionState:
         self.counters: dict[str, int] = {}  # runs counted per node (tf.Print's first_n)
         self.executors: dict[int, Executor] = {}
         self.functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.resources: dict[str, object] = {}
+        self.resources: dict[str, object] = {}  # queues and readers, by name
         self.lock = threading.Lock()
 
-    def close(self) -> None:
+    def resource(self, name: str, make):
+        """The resource called `name`, made by `make()` on first use."""
+        with self.lock:
+            found = self.resources.get(name)
+            if found is None:
+                found = self.resources[name] = make()
+            return found
+
+    def close(self, reason: str = "the session was closed") -> None:
+        """Ends every wait on the session's resources (queues, readers) and closes
+        them (tf.data pipelines stop their prefetch threads)."""
         with self.lock:
             resources, self.resources = list(self.resources.values()), {}
         for resource in resources:
+            cancel = getattr(resource, "cancel", None)
+            if cancel is not None:
+                cancel(reason)
             close = getattr(resource, "close", None)
             if close is not None:
                 close()
+
+
+class Cancellation:
+    """Cancels the blocking kernels of one run: `cancel(reason)` wakes every wait.
+
+    >>> token = Cancellation()
+    >>> with running_with(token):      # on each thread that runs the run's units
+    ...     program.fns[0](values)     # a blocked QueueDequeueV2 raises CancelledError
+    """
+
+    def __init__(self):
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._watched: dict[int, threading.Condition] = {}
+
+    def cancel(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            watched = list(self._watched.values())
+        for cond in watched:
+            with cond:
+                cond.notify_all()
+
+    def check(self, what: str) -> None:
+        if self.reason is not None:
+            raise errors.CancelledError(None, None, f"{what} was cancelled: {self.reason}")
+
+    def wait(self, cond: threading.Condition, what: str) -> None:
+        """cond.wait() (cond held), or CancelledError once the run is cancelled."""
+        key = id(cond)
+        with self._lock:
+            self._watched[key] = cond  # before the check: a cancel after it will notify us
+        try:
+            self.check(what)
+            cond.wait()
+        finally:
+            with self._lock:
+                self._watched.pop(key, None)
+        self.check(what)
+
+
+_running = threading.local()
+
+
+class running_with:  # noqa: N801 - used as a context manager, like a function
+    """Makes `token` the cancellation of the kernels this thread runs inside the block."""
+
+    __slots__ = ("token", "saved")
+
+    def __init__(self, token: Cancellation | None):
+        self.token = token
+
+    def __enter__(self):
+        self.saved = getattr(_running, "token", None)
+        _running.token = self.token
+
+    def __exit__(self, *exc):
+        _running.token = self.saved
 
 
 class KernelContext:
@@ -108,6 +187,18 @@ class KernelContext:
             value = value.copy()  # fed values are read-only views of the object store
         self.state.variables[name] = value
         return value
+
+    def wait(self, cond: threading.Condition, what: str) -> None:
+        """Waits on `cond` (held by the caller) for a blocking kernel.
+
+        Raises CancelledError naming `what` when the run is cancelled (its
+        deadline passed, the session closed, another device failed).
+        """
+        token = getattr(_running, "token", None)
+        if token is None:
+            cond.wait()
+        else:
+            token.wait(cond, what)
 
     def function(self, plan) -> FunctionRunner:
         """The compiled runner of a control-flow op's sub-graph (a FunctionPlan),
@@ -173,6 +264,11 @@ class Program:
         self.source, self.fns = self._compile(traced=False)
         self._traced = None
         self._derive()
+        self.blocking = [
+            any(getattr(self._op_def(partition.nodes[n]), "blocking", False) for n in u.nodes)
+            for u in self.units
+        ]
+        self.may_block = any(self.blocking)
 
     # -- what the runners need --
     def traced_fns(self) -> list:
@@ -217,6 +313,9 @@ class Program:
         self.send_only = [
             [k for k in u.writes if k not in kept and k not in self.readers] for u in self.units
         ]
+
+    def _op_def(self, node):
+        return self.partition.custom_ops.get(node.type) or registry.get(node.type)
 
     # -- compiling --
     def _bind(self) -> dict:

@@ -7,8 +7,12 @@ between devices are `deliver` calls. A kernel can be stepped through with pdb.
 A run that involves one device only runs inline, on the caller's thread. A
 run whose partition sends to or receives from another device runs on the
 link's own thread, so every device of the run makes progress at once (a
-device waiting for a tensor must not block the one that produces it). A link
-serves its requests in order, as a channel does.
+device waiting for a tensor must not block the one that produces it); so does
+a run with a blocking kernel (a dequeue), so that the session can give up on
+it at its deadline or when it closes. A link serves its requests in order, as
+a channel does; the session's threads each have their own links
+(scheduler.engine.central), so a run blocked on one thread's link does not
+hold back another thread's.
 
 Values handed across (fetches, transfers) are read-only views: a device's
 variables are not aliased by what a session fetched or another device holds
@@ -99,7 +103,7 @@ class LocalLink(Link):
     def send(self, request: Request, sends_to: list[Device]) -> None:
         future = Future()
         busy = any(not f.done() for _, f in self._pending)
-        if busy or self.runner.waits_for_others(request):
+        if busy or self.runner.waits_for_others(request) or self.runner.may_block(request):
             if self._queue is None:
                 self._queue = queue.SimpleQueue()
                 name = f"raygraph-local {self.device.name}"

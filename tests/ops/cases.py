@@ -84,6 +84,7 @@ FAMILY_MODULES = (
     "image",
     "checkpoint",
     "data",
+    "queues",
 )
 
 
