@@ -426,3 +426,51 @@ def test_tuple_gates_its_tensors():
         assert isinstance(a, tf.Tensor)
         got = run(a)
         assert got == 1.0
+
+
+def test_case_exclusive_fails_when_two_predicates_hold():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.int32, [])
+        out = tf.case(
+            [(x > 0, lambda: tf.constant(1)), (x > 5, lambda: tf.constant(2))],
+            default=lambda: tf.constant(0),
+            exclusive=True,
+        )
+        with tf.Session("local") as sess:
+            assert [sess.run(out, {x: v}) for v in (3, -1)] == [1, 0]
+            with pytest.raises(tf.errors.InvalidArgumentError, match="More than one condition"):
+                sess.run(out, {x: 7})
+
+
+def test_fold_and_case_gradients_match_finite_differences():
+    xv = np.array([[0.3, -0.2], [0.5, 0.1], [-0.4, 0.6]])
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [3, 2])
+        fl = tf.reduce_sum(tf.foldl(lambda a, r: a * tf.cos(r) + r, x))
+        fr = tf.reduce_sum(tf.foldr(lambda a, r: a * r + 1.0, x, initializer=tf.ones([2], tf.float64)))
+        s = tf.reduce_sum(x)
+        cs = tf.case(
+            [(s > 10.0, lambda: tf.reduce_sum(x * x)), (s > 0.0, lambda: tf.reduce_sum(tf.exp(x)))],
+            default=lambda: s,
+        )
+        grads = [tf.gradients(y, x)[0] for y in (fl, fr, cs)]
+        got = run(grads, {x: xv})
+
+    def foldl(v):
+        a = v[0]
+        for r in v[1:]:
+            a = a * np.cos(r) + r
+        return a.sum()
+
+    def foldr(v):
+        a = np.ones(2)
+        for r in v[::-1]:
+            a = a * r + 1.0
+        return a.sum()
+
+    def case(v):
+        total = v.sum()
+        return np.sum(v * v) if total > 10 else np.sum(np.exp(v)) if total > 0 else total
+
+    for g, f in zip(got, (foldl, foldr, case)):
+        np.testing.assert_allclose(g, numeric_grad(f, xv), rtol=1e-6, atol=1e-9)
