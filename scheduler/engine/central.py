@@ -379,14 +379,27 @@ class CentralScheduler:
         return cls(None, op, f"{where}: {reply.message}")
 
     def close(self) -> None:
-        """Aborts the runs still in flight on every lane, then frees this session's state on the devices.
+        """Ends this thread's runs, aborts the others still in flight, then frees the
+        session's state on the devices.
 
-        A run waiting in another thread (a dequeue on an empty queue) raises
-        CancelledError there. Runs that returned without waiting are aborted
-        too; a failure of this thread's ones, other than by the abort, is a
-        warning.
+        Train steps this thread ran without waiting finish first (a failure among
+        them is a warning). A run waiting in another thread (a dequeue on an
+        empty queue, a queue runner's enqueue) raises CancelledError there.
         """
         me = threading.current_thread()
+        with self._lock:
+            lanes = list(self.lanes.values())
+        for lane in lanes:  # this thread's train steps that returned without waiting end first:
+            if lane.owner is me:  # nothing it asked for is lost (they never block: runs with
+                with lane.lock:  # queue ops always wait for their reply)
+                    try:
+                        self._drain(lane)
+                    except errors.OpError as e:
+                        import warnings
+
+                        warnings.warn(
+                            f"A run that returned without waiting failed: {e}", RuntimeWarning, stacklevel=3
+                        )
         with self._lock:
             self._closing = True
             lanes = list(self.lanes.values())

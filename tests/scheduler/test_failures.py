@@ -115,3 +115,25 @@ def test_a_deadline_aborts_the_run_and_keeps_the_session(tmp_path):
             assert sess.run(quick) == 8.0
         finally:
             gate.open("slow")  # lets cpu:0's kernel end
+
+
+def test_close_lets_runs_that_returned_without_waiting_finish(tmp_path):
+    """Closing a session ends this thread's detached train steps first: none is lost."""
+    path = str(tmp_path / "steps.txt")
+
+    def record(x):
+        import time
+
+        time.sleep(0.05)  # slow steps: most are still in flight when the loop ends
+        with open(path, "a") as f:
+            f.write("step\n")
+        return x
+
+    with tf.Graph().as_default():
+        x = tf.constant(1.0)
+        step = tf.group(tf.py_func(record, [x], tf.float32))
+        with tf.Session() as sess:
+            for _ in range(20):
+                sess.run(step)
+    with open(path) as f:
+        assert f.read().count("step") == 20
