@@ -30,11 +30,14 @@ import importlib
 __version__ = "0.1.0"
 
 _loading = False
+_namespace = None  # raygraph._namespace, once loaded
 
 
 def _load():
     """Imports the public namespace and copies it into this package (once)."""
-    global _loading
+    global _loading, _namespace
+    if _namespace is not None:
+        return _namespace
     if _loading:
         return None  # a submodule is being imported by the namespace itself
     _loading = True
@@ -44,8 +47,8 @@ def _load():
         _loading = False
     names = {k: v for k, v in vars(namespace).items() if not k.startswith("__") and k != "annotations"}
     globals().update(names)
-    globals()["__getattr__"] = namespace.__getattr__  # user ops registered later
     globals()["__all__"] = sorted(k for k in names if not k.startswith("_"))
+    _namespace = namespace
     return namespace
 
 
@@ -69,9 +72,12 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'raygraph' has no attribute {name!r} (yet)")
     if name in globals():
         return globals()[name]
-    return namespace.__getattr__(name)
+    return namespace.__getattr__(name)  # user ops registered after the namespace loaded
+
+
+_LAZY = frozenset({"estimator", "saved_model"})  # public submodules the namespace does not import
 
 
 def __dir__():
     _load()
-    return sorted(globals())
+    return sorted(set(globals()) | _LAZY)

@@ -40,7 +40,6 @@ from raygraph import (  # noqa: E402
     nn,
     python_io,
     random,
-    saved_model,
     sparse,
     summary,
     sysconfig,
@@ -166,4 +165,5 @@ def executing_eagerly() -> bool:
     return False
 
 
-from raygraph import estimator  # noqa: E402
+# tf.estimator and tf.saved_model load on first use (raygraph/__init__.py's __getattr__
+# imports a submodule when it is first looked up): most programs use neither.

@@ -37,7 +37,6 @@ from tensorboard.compat.proto import (
     step_stats_pb2,
     summary_pb2,
 )
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 import ops as _ops
 from ops import registry as _registry
@@ -84,11 +83,15 @@ class FileWriter:
         self._options = (max_queue, flush_secs, filename_suffix or "")
         self._seen_tags: set[str] = set()
         self._lock = threading.Lock()
-        self._writer: EventFileWriter | None = self._open()
+        self._writer = self._open()
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
 
-    def _open(self) -> EventFileWriter:
+    def _open(self):
+        # imported here: tensorboard's writer imports boto3 and friends (~0.15 s), which a
+        # program that writes no summaries should not wait for
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
         max_queue, flush_secs, suffix = self._options
         return EventFileWriter(
             self._logdir, max_queue_size=max_queue, flush_secs=flush_secs, filename_suffix=suffix
