@@ -166,4 +166,7 @@ def executing_eagerly() -> bool:
     return False
 
 
-from raygraph import estimator  # noqa: E402
+from raygraph import (
+    estimator,  # noqa: E402
+    parallel,  # noqa: E402 - tf.parallel: DataParallel, all_reduce
+)
