@@ -21,7 +21,8 @@ How. Replica 0 is built on devices[0] exactly as a single-device program would
 build it (same variable names, so checkpoints are interchangeable); replica r
 builds its own *mirror* of every variable on devices[r], under
 `variable_scope("replica_r")`, initialized from replica 0's value. Rows
-[r*n//N, (r+1)*n//N) of each input go to replica r (n the run's batch). The
+[r*n//N, (r+1)*n//N) of each input go to replica r (n the run's batch),
+sliced on r's device: a fed batch travels from the driver to every device. The
 gradient of replica r is weighted by its share of the batch, so their sum is
 the gradient of the mean loss over the whole batch; all the gradients of one
 dtype are flattened into one buffer and summed with one `all_reduce` (one
@@ -184,7 +185,7 @@ class DataParallel:
             raise ValueError("DataParallel needs at least one device")
         self.name = name
         graph = get_default_graph()
-        shards, self.weights = _split(inputs, len(self.devices), name)
+        shards, self.weights = _split(inputs, self.devices, name)
         self.losses: list[Tensor] = []
         self._replica_outputs: list[list[Tensor]] = []
         self._created: list[list] = []
@@ -321,18 +322,29 @@ def _replica_scope(rank: int):
     return contextlib.nullcontext() if rank == 0 else variable_scope(f"replica_{rank}")
 
 
-def _split(inputs: list[Tensor], n: int, name: str):
-    """Rows [r*b//n, (r+1)*b//n) of every input for replica r, and r's share of the batch."""
-    with name_scope(f"{name}/split"):
-        batch = api.shape(inputs[0], out_type=dtypes.int32)[0]
-        bounds = [api.floordiv(batch * r, n) if 0 < r < n else (0 if r == 0 else batch) for r in range(n + 1)]
-        total = api.cast(batch, dtypes.float32)
+def _split(inputs: list[Tensor], devices: list[str], name: str):
+    """Rows [r*b//n, (r+1)*b//n) of every input for replica r, and r's share of the batch.
+
+    Each replica slices its rows on its own device: a fed batch goes to every
+    device straight from the driver (shared memory on the driver's node), and
+    no device waits for another to forward its shard. A batch size known when
+    the graph is built gives shards of known shape.
+    """
+    n = len(devices)
+    static = inputs[0].shape.dims[0] if inputs[0].shape.ndims else None
     shards, weights = [], []
-    for r in range(n):
-        with colocate_with(inputs[0].op), name_scope(f"{name}/split/replica_{r}"):
-            shards.append([x[bounds[r] : bounds[r + 1]] for x in inputs])
-            rows = api.cast(bounds[r + 1] - bounds[r], dtypes.float32)
-            weights.append(api.divide(rows, total, name="weight"))
+    for r, dev in enumerate(devices):
+        with device(dev), name_scope(f"{name}/split/replica_{r}"):
+            if static is not None:
+                begin, end, total = r * static // n, (r + 1) * static // n, static
+                weights.append(api.constant((end - begin) / max(total, 1), dtypes.float32, name="weight"))
+            else:
+                batch = api.shape(inputs[0], out_type=dtypes.int32)[0]
+                begin = api.floordiv(batch * r, n) if r else 0
+                end = api.floordiv(batch * (r + 1), n) if r + 1 < n else batch
+                rows = api.cast(end - begin, dtypes.float32)
+                weights.append(api.divide(rows, api.cast(batch, dtypes.float32), name="weight"))
+            shards.append([x[begin:end] for x in inputs])
     return shards, weights
 
 
