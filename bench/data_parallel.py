@@ -128,7 +128,7 @@ def speedup(rounds: int, steps: int, batch: int, with_tf: bool) -> dict:
         variants["tensorflow 1 device"] = tensorflow_step(1, batch)
         variants["tensorflow 2 towers"] = tensorflow_step(2, batch)
     times = {name: [] for name in variants}
-    for name, (step, _) in variants.items():  # warm up: plans, pages, BLAS
+    for step, _ in variants.values():  # warm up: plans, pages, BLAS
         _time(step, 2)
     for _ in range(rounds):
         for name, (step, _) in variants.items():
@@ -181,7 +181,9 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    ray.init(num_cpus=4, object_store_memory=400 * 1024 * 1024, include_dashboard=False, logging_level="WARNING")
+    ray.init(
+        num_cpus=4, object_store_memory=400 * 1024 * 1024, include_dashboard=False, logging_level="WARNING"
+    )
     try:
         with_tf = not args.no_tf
         if with_tf:

@@ -50,10 +50,14 @@ def spread(device_names: list[str], n: int) -> list[str]:
 
 def main(argv=None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--address", default=None, help="Ray cluster to join (default: this job's, or a local one)")
+    parser.add_argument(
+        "--address", default=None, help="Ray cluster to join (default: this job's, or a local one)"
+    )
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=256, help="the whole batch, split between the replicas")
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="the whole batch, split between the replicas"
+    )
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
