@@ -43,6 +43,7 @@ from raygraph.graph import (
     get_default_graph,
     name_scope,
 )
+from raygraph.train.session_run_hook import SessionRunHook
 
 __all__ = [
     "ClusterSpec",
@@ -409,8 +410,8 @@ class SyncReplicasOptimizer:
         return _SyncReplicasOptimizerHook(self, is_chief, num_tokens)
 
 
-class _SyncReplicasOptimizerHook:
-    """The hook of SyncReplicasOptimizer: begin/after_create_session/before_run/after_run/end, all no-ops."""
+class _SyncReplicasOptimizerHook(SessionRunHook):
+    """SyncReplicasOptimizer's hook: checks that apply_gradients ran; nothing to start in-graph."""
 
     def __init__(self, sync_optimizer, is_chief, num_tokens):
         self._sync_optimizer = sync_optimizer
@@ -420,15 +421,3 @@ class _SyncReplicasOptimizerHook:
     def begin(self):
         if self._sync_optimizer._gradients_applied is False:
             raise ValueError("SyncReplicasOptimizer.apply_gradient should be called before using the hook.")
-
-    def after_create_session(self, session, coord):
-        pass
-
-    def before_run(self, run_context):
-        return None
-
-    def after_run(self, run_context, run_values):
-        pass
-
-    def end(self, session):
-        pass

@@ -313,3 +313,20 @@ def test_sync_replicas_needs_every_replicas_gradients_in_graph():
             opt.minimize(w * w, global_step=step)
         with pytest.raises(ValueError, match="Global step"):
             opt.minimize(w * w)
+
+
+def test_sync_replicas_hook_runs_under_a_monitored_session():
+    with tf.Graph().as_default():
+        w = tf.Variable(3.0)
+        step = tf.train.get_or_create_global_step()
+        opt = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.25), replicas_to_aggregate=2)
+        gvs = opt.compute_gradients(w * w) + opt.compute_gradients(w * w * 3.0)
+        train_op = opt.apply_gradients(gvs, global_step=step)  # mean gradient: (6 + 18) / 2 = 12
+        hook = opt.make_session_run_hook(is_chief=True)
+        assert isinstance(hook, tf.train.SessionRunHook)
+        with tf.train.MonitoredSession(
+            session_creator=tf.train.ChiefSessionCreator(master="local"), hooks=[hook]
+        ) as sess:
+            sess.run(train_op)
+            assert sess.run(w) == 3.0 - 0.25 * 12.0
+            assert sess.run(step) == 1
