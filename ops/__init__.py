@@ -49,6 +49,7 @@ families through `ops.api`, so any family imports on its own.
     data            tf.data's iterators: MakeIterator, IteratorGetNext over a pipeline kept on the device
     data_flow       queues (FIFOQueueV2, RandomShuffleQueueV2...), enqueue, dequeue, close; CountUpTo
     readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
+    collective      CollectiveAllReduce: one instance per device, merged in rank order
 """
 
 FAMILIES = (
@@ -96,6 +97,7 @@ FAMILIES = (
     "data",
     "data_flow",
     "readers",
+    "collective",
 )
 
 

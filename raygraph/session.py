@@ -69,6 +69,7 @@ class ConfigProto:
         gpu_options=None,
         operation_timeout_in_ms=0,
         graph_options=None,
+        cluster_def=None,
         **unknown,
     ):
         if unknown:
@@ -81,6 +82,7 @@ class ConfigProto:
         self.gpu_options = gpu_options or GPUOptions()
         self.operation_timeout_in_ms = operation_timeout_in_ms
         self.graph_options = graph_options
+        self.cluster_def = cluster_def  # a tf.train.ClusterSpec's jobs, mapped onto the devices
 
 
 class RunOptions:
@@ -260,6 +262,7 @@ class Session:
             intra_op_threads=self.config.intra_op_parallelism_threads,
             inter_op_threads=self.config.inter_op_parallelism_threads,
             operation_timeout_in_ms=self.config.operation_timeout_in_ms,
+            cluster_jobs=_cluster_jobs(target, self.config),
         )
         self._closed = False
         self._last_version = None
@@ -390,14 +393,32 @@ class Session:
 
 TARGETS = ("", "local")
 
+_cluster_targets: dict = {}  # "grpc://host:port" -> the ClusterSpec of the tf.train.Server with that target
+
+
+def register_cluster_target(target: str, cluster) -> None:
+    """Called by tf.train.Server: a Session with this target runs on Ray with the cluster's jobs."""
+    _cluster_targets[target] = cluster
+
+
+def _cluster_jobs(target: str, config) -> dict | None:
+    """{job: tasks} of the cluster a session names (ConfigProto.cluster_def, else its Server's)."""
+    cluster = config.cluster_def if config.cluster_def is not None else _cluster_targets.get(target)
+    if cluster is None:
+        return None
+    from raygraph.train.distributed import cluster_jobs
+
+    return cluster_jobs(cluster)
+
 
 def _client_for(target: str):
-    """The client a session's target names: "" (Ray actors, the default) or "local"."""
+    """The client a session's target names: "" (Ray actors, the default), "grpc://..." (the same:
+    the Ray cluster is the cluster; a tf.train.Server's target), or "local"."""
     if target == "local":
         from scheduler.engine.local import LocalClient
 
         return LocalClient()
-    if target == "":
+    if target == "" or target.startswith("grpc://"):
         from scheduler.shell.client import RayClient
 
         return RayClient()

@@ -101,6 +101,7 @@ class CentralScheduler:
         intra_op_threads=0,
         inter_op_threads=0,
         operation_timeout_in_ms=0,
+        cluster_jobs: dict[str, int] | None = None,
     ):
         self.graph = graph
         self.client = client
@@ -112,6 +113,8 @@ class CentralScheduler:
         self.intra_op_threads = int(intra_op_threads or 0)
         self.inter_op_threads = int(inter_op_threads or 0)
         self.operation_timeout_in_ms = operation_timeout_in_ms
+        # a ClusterSpec's tasks ("/job:ps/task:1") -> this session's devices
+        self.cluster = placement.cluster_devices(cluster_jobs, devices) if cluster_jobs else None
         self.plans: dict[tuple, Plan] = {}
         self.lanes: dict[threading.Thread, _Lane] = {}
         self._destinations: dict[int, dict[str, list[Device]]] = {}
@@ -161,7 +164,7 @@ class CentralScheduler:
         return plan
 
     def _place(self, ops):
-        return placement.place(ops, list(self.devices.values()), self.allow_soft_placement)
+        return placement.place(ops, list(self.devices.values()), self.allow_soft_placement, self.cluster)
 
     def _log_placement(self, plan: Plan) -> None:
         for name, device in plan.placement.items():

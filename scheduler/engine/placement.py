@@ -25,6 +25,13 @@ Rules (TensorFlow's, in its spelling):
    step by step: without the device index, then without the device type, then
    the default device.
 
+5. A cluster (tf.train.ClusterSpec's jobs, `cluster_devices`) maps each of its
+   tasks onto one device: a request naming a job of the cluster
+   ("/job:ps/task:1", "/job:worker/task:0/device:CPU:0") means that task's
+   device (a GPU request, that device's node's GPU). Tasks go round robin over
+   the devices in node-interleaved order (CPU:0 of every task, then CPU:1...),
+   jobs in sorted order, so they spread over nodes.
+
 State: none. `place` reads the graph and returns {op name: device name}.
 """
 
@@ -38,10 +45,13 @@ from raygraph.graph import Operation, format_location
 from scheduler.engine.plan import ref_input_indices
 
 
-def place(ops: list[Operation], devices, allow_soft_placement: bool = False) -> dict[str, str]:
+def place(
+    ops: list[Operation], devices, allow_soft_placement: bool = False, cluster: dict | None = None
+) -> dict[str, str]:
     """{op name: device name} for every op in `ops`.
 
-    `devices` are the session's devices, as full names or objects with `.name`.
+    `devices` are the session's devices, as full names or objects with `.name`;
+    `cluster` maps (job, task) to one of them (`cluster_devices`).
     """
     names = [getattr(d, "name", d) for d in devices]
     specs = {n: DeviceSpec.from_string(n) for n in names}
@@ -53,9 +63,23 @@ def place(ops: list[Operation], devices, allow_soft_placement: bool = False) -> 
     for op in ops:
         root = groups.find(op)
         if root not in decided:
-            decided[root] = _place_group(groups.members(root), specs, allow_soft_placement)
+            decided[root] = _place_group(groups.members(root), specs, allow_soft_placement, cluster or {})
         placement[op.name] = decided[root]
     return placement
+
+
+def cluster_devices(jobs: dict[str, int], devices) -> dict[tuple[str, int], str]:
+    """{(job, task): device name}: a cluster's tasks round robin over `devices` (rule 5).
+
+    >>> cluster_devices({"ps": 1, "worker": 2}, [cpu0_of_node0, cpu0_of_node1])
+    {("ps", 0): node 0's, ("worker", 0): node 1's, ("worker", 1): node 0's}
+    """
+    names = [getattr(d, "name", d) for d in devices]
+    specs = {n: DeviceSpec.from_string(n) for n in names}
+    cpus = [n for n in names if specs[n].device_type == "CPU"] or names
+    order = sorted(cpus, key=lambda n: (specs[n].device_index or 0, specs[n].task or 0))
+    tasks = [(job, task) for job in sorted(jobs) for task in range(jobs[job])]
+    return {key: order[i % len(order)] for i, key in enumerate(tasks)} if order else {}
 
 
 def default_device(devices) -> str:
@@ -125,7 +149,7 @@ class _Groups:
 # -- one group ------------------------------------------------------------------
 
 
-def _place_group(members: list[Operation], specs: dict[str, DeviceSpec], soft: bool) -> str:
+def _place_group(members: list[Operation], specs: dict[str, DeviceSpec], soft: bool, cluster: dict) -> str:
     # As in TF, an op made under colocate_with(x), or taking a variable by
     # reference, gets x's (the variable's) device: its own request counts only
     # when the group's other ops ask for nothing.
@@ -134,9 +158,9 @@ def _place_group(members: list[Operation], specs: dict[str, DeviceSpec], soft: b
     requested = own or requested
     if not requested:
         return _default(specs)
-    wanted, first = _normalize(requested[0].device), requested[0]
+    wanted, first = _normalize(requested[0].device, cluster), requested[0]
     for op in requested[1:]:
-        other = _normalize(op.device)
+        other = _normalize(op.device, cluster)
         if _compatible(wanted, other):
             wanted = wanted.make_merged_spec(other)
         elif not soft:
@@ -149,8 +173,14 @@ def _follower(op: Operation) -> bool:
     return bool(op.colocation_groups) or bool(ref_input_indices(op))
 
 
-def _normalize(device: str) -> DeviceSpec:
+def _normalize(device: str, cluster: dict) -> DeviceSpec:
     spec = DeviceSpec.from_string(device)
+    mapped = cluster.get((spec.job, spec.task or 0)) if spec.job is not None else None
+    if mapped is not None:  # a task of the session's ClusterSpec: its device (rule 5)
+        target = DeviceSpec.from_string(mapped)
+        if spec.device_type == "GPU":
+            return replace(target, device_type="GPU", device_index=spec.device_index)
+        return target
     if spec.job == "localhost":  # TF's in-process job: this session's first task
         spec = replace(spec, job=None, task=spec.task or 0)
     return spec

@@ -67,3 +67,13 @@ def test_train_digits_from_parquet_reaches_97_percent(tmp_path):
     accuracy = load_example("train_digits").main(args)
     assert accuracy >= 0.97
     assert os.path.exists(tmp_path / "digits_train.parquet")
+
+
+@ON_RAY
+@pytest.mark.slow
+def test_data_parallel_trains_digits_on_two_replicas(capsys):
+    accuracy = load_example("data_parallel").main(["--replicas", "2", "--epochs", "10"])
+    assert accuracy >= 0.95
+    out = capsys.readouterr().out
+    assert "samples/s with 2 replicas" in out
+    assert out.count("device:CPU:") == 2

@@ -132,8 +132,9 @@ def test_fetched_values_do_not_alias_variables():
 
 
 def test_an_unknown_target_is_a_clear_error():
+    # ("grpc://..." is TF's distributed target: the Ray cluster, see tf.train.Server)
     with pytest.raises(ValueError, match="'local'"):
-        tf.Session("grpc://nowhere:2222")
+        tf.Session("tcp://nowhere:2222")
 
 
 def test_a_run_past_its_deadline_fails_and_leaves_no_thread_that_blocks_exit():
