@@ -123,7 +123,9 @@ def prune(fetches: list[Tensor], feeds: set[Tensor], targets: list[Operation]) -
 def _run_position(op: Operation, needed) -> float:
     """Where `op` runs: its creation index, or just before its first consumer for ops
     that read state (`read_at_use`, e.g. VariableV2), so that a read ordered after an
-    assignment by control dependencies sees the assigned value, as TF's refs do."""
+    assignment by control dependencies sees the assigned value, as TF's refs do. A
+    variable that only is fetched runs after the run's updates of it (`updaters`):
+    TF1 fetches a ref variable's buffer when the run ends."""
     if not registry.get(op.type).read_at_use:
         return op.creation_order
     consumers = [
@@ -132,7 +134,20 @@ def _run_position(op: Operation, needed) -> float:
         for c in t.consumers()
         if c in needed and any(x is t for i, x in enumerate(c.inputs) if i not in ref_input_indices(c))
     ]
-    return min(consumers) - 0.5 if consumers else op.creation_order
+    if consumers:
+        return min(consumers) - 0.5
+    later = [c.creation_order for c in updaters(op, needed)]
+    return max(later) + 0.5 if later else op.creation_order
+
+
+def updaters(op: Operation, needed) -> list[Operation]:
+    """The ops of the run that update variable `op` (take it by reference: Assign, Apply*)."""
+    out = []
+    for t in op.outputs:
+        for c in t.consumers():
+            if c in needed and any(x is t for i, x in enumerate(c.inputs) if i in ref_input_indices(c)):
+                out.append(c)
+    return out
 
 
 def check_feeds(ops: list[Operation], feeds: set[Tensor]) -> None:
@@ -186,6 +201,15 @@ def partition(
         return parts[device]
 
     consumed = {t.name for op in ops for t in op.inputs} | set(fetch_keys)
+    needed = set(ops)
+    fetched_only_updaters = {  # a variable fetched, not read, waits for the run's updates of it
+        op.name: updaters(op, needed)
+        for op in ops
+        if registry.get(op.type).read_at_use
+        and op.outputs[0].name in fetch_keys
+        and op.outputs[0].name
+        not in {t.name for c in ops for i, t in enumerate(c.inputs) if i not in ref_input_indices(c)}
+    }
     for op in ops:
         device = placement[op.name]
         p = part(device)
@@ -205,7 +229,8 @@ def partition(
                 p.recvs.append((key, source))
                 parts[source].sends.append((key, device))
         control = []
-        for c in op.control_inputs:
+        extra = fetched_only_updaters.get(op.name, [])
+        for c in list(op.control_inputs) + extra:
             source = placement[c.name]
             if source == device:
                 control.append(c.name)
