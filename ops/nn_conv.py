@@ -53,6 +53,11 @@ class Window(NamedTuple):
 
 def out_dim(size, k, stride, dilation, padding, before=0, after=0):
     """(output size, pad before, pad after) along one spatial dimension; size may be None."""
+    if min(k, stride, dilation) < 1 or padding not in ("SAME", "VALID", "EXPLICIT"):
+        raise ValueError(
+            f"window size {k}, stride {stride} and dilation {dilation} must be positive and padding "
+            f"'SAME', 'VALID' or 'EXPLICIT' (got {padding!r})"
+        )
     eff = (k - 1) * dilation + 1
     if padding == "SAME":
         if size is None:
@@ -210,6 +215,8 @@ def _shape_of(t):
 
 def _rank4_dims(t, what: str, data_format: str | None = None):
     """t's static dims (NHWC order when data_format is given); None for unknown rank."""
+    if data_format is not None and data_format not in ("NHWC", "NCHW"):
+        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
     if t.shape.dims is None:
         return None
     if t.shape.ndims != 4:

@@ -280,8 +280,10 @@ class Session:
             self._scheduler.close()
 
     def __del__(self):
-        with contextlib.suppress(Exception):
+        try:  # no contextlib here: at interpreter exit, module globals may already be None
             self.close()
+        except Exception:  # noqa: BLE001 - nothing to tell, nobody to tell it to
+            pass
 
     def __enter__(self):
         stack = contextlib.ExitStack()
