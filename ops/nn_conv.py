@@ -366,6 +366,7 @@ class Conv2DBackpropInput(Op):
         dy = _nhwc(xp, out_backprop, df)
         win = _conv_window(shape, filter.shape, attrs)
         _check_out(dy.shape, win, shape, "out_backprop")
+        _check_channels(shape, filter.shape, dy.shape)
         if win.strides == (1, 1):
             return _restore(xp, _transposed_correlate(xp, dy, filter, win), df)
         kh, kw, c, o = filter.shape
@@ -424,6 +425,7 @@ class Conv2DBackpropFilter(Op):
         dy = _nhwc(xp, out_backprop, df)
         win = _conv_window(x.shape, fshape, attrs)
         _check_out(dy.shape, win, x.shape, "out_backprop")
+        _check_channels(x.shape, fshape, dy.shape)
         cols = _im2col(xp, _pad(xp, x, win.pads), win)
         dw = xp.matmul(cols.T, dy.reshape(cols.shape[0], fshape[3]))
         return dw.reshape(fshape)
@@ -439,6 +441,15 @@ class Conv2DBackpropFilter(Op):
             None,
             build("Conv2D", [x, g], attrs),
         ]
+
+
+def _check_channels(x_shape, filter_shape, dy_shape):
+    """The input's depth is the filter's input channels, out_backprop's its output channels."""
+    if len(filter_shape) != 4 or x_shape[3] != filter_shape[2] or dy_shape[3] != filter_shape[3]:
+        raise ValueError(
+            f"an input of depth {x_shape[3]} and out_backprop of {dy_shape[3]} channels (NHWC) do not "
+            f"fit a filter of shape {list(filter_shape)} ([height, width, in_channels, out_channels])"
+        )
 
 
 def _check_out(dy_shape, win: Window, x_shape, what: str):

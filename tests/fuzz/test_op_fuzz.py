@@ -36,6 +36,15 @@ KNOWN = {
     ("InTopKV2", "values"): "TF (checked): a non-finite prediction is never in the top k; numpy compares it",
     ("AdjustSaturation", "dtypes"): "TF raises AttributeError for a bool image too (convert_image_dtype)",
     ("AdjustHue", "dtypes"): "TF raises AttributeError for a bool image too (convert_image_dtype)",
+    (
+        "Mean",
+        "values",
+    ): "int overflow: TF (checked) wraps the sum as raygraph does; numpy's mean sums in float",
+    ("MatrixInverse", "values"): "inf/nan in a matrix: where the nan spreads depends on the LU's pivoting",
+    (
+        "PiecewiseConstant",
+        "values",
+    ): "a nan boundary: TF's predicates (all false) give values[0], as raygraph",
     # left: NaN inside a pooling window, a normalization or a colour conversion
     (
         "RGBToHSV",
@@ -101,7 +110,7 @@ def _check(results: list[dict]) -> collections.Counter:
 def test_every_op_case_under_fuzz_on_the_local_target(tmp_path):
     results = _run_fuzzer(tmp_path, FUZZ_ROUNDS, SEED, timeout_s=500)
     counts = _check(results)
-    cases, _ = fuzzer.all_cases()
+    cases = fuzzer.all_cases()[0] + fuzzer.EXTRA_CASES
     assert len(results) == FUZZ_ROUNDS * len(cases)
     assert counts["match"] > len(results) // 5  # most mutations still compare with numpy
     print(f"fuzz: {len(results)} cases, {dict(counts)}")

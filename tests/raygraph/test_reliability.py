@@ -184,6 +184,9 @@ def test_a_save_removes_the_temp_files_of_interrupted_saves_and_restore_ignores_
         saver.restore(sess, path)  # a temp file beside the checkpoint is not read
         np.testing.assert_array_equal(sess.run(v), np.arange(4))
         assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")) == path
+        saver.save(sess, prefix, global_step=5)
+    assert _temp_files(tmp_path / "ckpt") == [other.name]  # the junk of this prefix went
+    other.unlink()
 
 
 def test_a_save_keeps_the_temp_file_of_a_save_under_way(tmp_path):
