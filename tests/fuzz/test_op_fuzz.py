@@ -146,9 +146,10 @@ def test_a_short_fuzz_pass_through_a_ray_actor(monkeypatch):
     todo = fuzzer.plan(1, SEED + 2, kinds=fuzzer.SAFE_KINDS)
     rng = np.random.default_rng(SEED)
     picked = [todo[i] for i in sorted(rng.choice(len(todo), RAY_CASES, replace=False))]
-    with tf.Session() as sess:
-        sess.run(tf.constant(1.0))
-        device = sess._devices[0].name
+    keeper = tf.Session(graph=tf.Graph())  # holds the device actor for the whole pass
+    with keeper.graph.as_default():
+        keeper.run(tf.constant(1.0))
+    (device,) = keeper._scheduler.links  # the device that ran it (the one the fuzz cases use)
     before = ray.get(runtime.existing_actor(device).ping.remote())["pid"]
     results = []
     for case, kind, seed in picked:
@@ -158,5 +159,7 @@ def test_a_short_fuzz_pass_through_a_ray_actor(monkeypatch):
         )
     counts = _check(results)
     after = ray.get(runtime.existing_actor(device).ping.remote())["pid"]
+    keeper.close()
     assert after == before, "the device actor died during the fuzz pass"
     assert counts["match"] + counts["typed"] + counts["ran"] > RAY_CASES // 2
+    print(f"fuzz through a Ray actor: {len(results)} cases, {dict(counts)}")
