@@ -96,6 +96,11 @@ class PlaceholderWithDefault(Op):
         return input.dtype, shape
 
     def kernel(xp, input, shape):  # noqa: A002
+        if not as_shape(shape).is_compatible_with(input.shape):  # an input of unknown static shape
+            raise ValueError(
+                f"default value of shape {format_shape(input.shape)} is not compatible with "
+                f"the placeholder's shape {format_shape(as_shape(shape))}"
+            )
         return input
 
     def grad(op, dy):

@@ -607,12 +607,18 @@ class Svd(Op):
         ]
 
     def kernel(xp, input, compute_uv, full_matrices):  # noqa: A002
+        # LAPACK's gesdd may never return on inf or nan (OpenBLAS 0.3.31): such a matrix
+        # is decomposed as zeros, and its outputs are all nan, as TensorFlow's are
+        bad = ~xp.isfinite(input).all(axis=(-2, -1)) if input.size else xp.zeros(input.shape[:-2], bool)
+        if bad.any():
+            input = xp.where(bad[..., None, None], 0, input)
         if not compute_uv:
             s = xp.linalg.svd(input, compute_uv=False)
             empty = xp.zeros((0,), input.dtype)
-            return [s.astype(input.dtype), empty, empty]
+            return [_nan_where(xp, bad, s.astype(input.dtype)), empty, empty]
         u, s, vt = xp.linalg.svd(input, full_matrices=full_matrices)
-        return [s.astype(input.dtype), u.astype(input.dtype), xp.swapaxes(vt, -1, -2).astype(input.dtype)]
+        v = xp.swapaxes(vt, -1, -2)
+        return [_nan_where(xp, bad, x.astype(input.dtype)) for x in (s, u, v)]
 
     def grad(op, ds, du, dv):
         a = op.inputs[0]
@@ -651,6 +657,13 @@ def _svd_grad(s, u, v, ds, du, dv):
     da += tf.matmul(du_perp * inv_s[..., None, :], v, transpose_b=True)
     da += tf.matmul(u * inv_s[..., None, :], dv_perp, transpose_b=True)
     return da
+
+
+def _nan_where(xp, bad, x):
+    """x with every matrix (or vector) of a batch entry marked in `bad` set to nan."""
+    if not bad.any():
+        return x
+    return xp.where(bad.reshape(bad.shape + (1,) * (x.ndim - bad.ndim)), xp.nan, x).astype(x.dtype)
 
 
 @api_function("svd", "linalg.svd")

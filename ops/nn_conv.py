@@ -53,6 +53,11 @@ class Window(NamedTuple):
 
 def out_dim(size, k, stride, dilation, padding, before=0, after=0):
     """(output size, pad before, pad after) along one spatial dimension; size may be None."""
+    if min(k, stride, dilation) < 1 or padding not in ("SAME", "VALID", "EXPLICIT"):
+        raise ValueError(
+            f"window size {k}, stride {stride} and dilation {dilation} must be positive and padding "
+            f"'SAME', 'VALID' or 'EXPLICIT' (got {padding!r})"
+        )
     eff = (k - 1) * dilation + 1
     if padding == "SAME":
         if size is None:
@@ -210,6 +215,8 @@ def _shape_of(t):
 
 def _rank4_dims(t, what: str, data_format: str | None = None):
     """t's static dims (NHWC order when data_format is given); None for unknown rank."""
+    if data_format is not None and data_format not in ("NHWC", "NCHW"):
+        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
     if t.shape.dims is None:
         return None
     if t.shape.ndims != 4:
@@ -359,6 +366,7 @@ class Conv2DBackpropInput(Op):
         dy = _nhwc(xp, out_backprop, df)
         win = _conv_window(shape, filter.shape, attrs)
         _check_out(dy.shape, win, shape, "out_backprop")
+        _check_channels(shape, filter.shape, dy.shape)
         if win.strides == (1, 1):
             return _restore(xp, _transposed_correlate(xp, dy, filter, win), df)
         kh, kw, c, o = filter.shape
@@ -417,6 +425,7 @@ class Conv2DBackpropFilter(Op):
         dy = _nhwc(xp, out_backprop, df)
         win = _conv_window(x.shape, fshape, attrs)
         _check_out(dy.shape, win, x.shape, "out_backprop")
+        _check_channels(x.shape, fshape, dy.shape)
         cols = _im2col(xp, _pad(xp, x, win.pads), win)
         dw = xp.matmul(cols.T, dy.reshape(cols.shape[0], fshape[3]))
         return dw.reshape(fshape)
@@ -432,6 +441,15 @@ class Conv2DBackpropFilter(Op):
             None,
             build("Conv2D", [x, g], attrs),
         ]
+
+
+def _check_channels(x_shape, filter_shape, dy_shape):
+    """The input's depth is the filter's input channels, out_backprop's its output channels."""
+    if len(filter_shape) != 4 or x_shape[3] != filter_shape[2] or dy_shape[3] != filter_shape[3]:
+        raise ValueError(
+            f"an input of depth {x_shape[3]} and out_backprop of {dy_shape[3]} channels (NHWC) do not "
+            f"fit a filter of shape {list(filter_shape)} ([height, width, in_channels, out_channels])"
+        )
 
 
 def _check_out(dy_shape, win: Window, x_shape, what: str):

@@ -386,5 +386,10 @@ class PiecewiseConstant(Op):
         return values[0].dtype, ()
 
     def kernel(xp, x, boundaries, values):
-        index = sum(int(x > b) for b in boundaries)
+        # TF's predicates: x <= b[0], x > b[-1], b[i-1] < x <= b[i]; none true (a nan) gives values[0]
+        index = 0
+        if x > boundaries[-1]:
+            index = len(values) - 1
+        elif not x <= boundaries[0]:
+            index = next((i for i in range(1, len(boundaries)) if boundaries[i - 1] < x <= boundaries[i]), 0)
         return xp.array(values[index], copy=True)  # never the constant itself

@@ -140,10 +140,11 @@ def atomic_write(path: str) -> Iterator:
     and `path` is untouched.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(
         tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
     )  # umask applies
+    _writing.add(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -154,7 +155,56 @@ def atomic_write(path: str) -> Iterator:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    finally:
+        _writing.discard(tmp)
     _fsync_directory(directory)
+
+
+_writing: set[str] = set()  # this process's atomic writes under way (their temporary files)
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp")
+
+
+def remove_stale_temp_files(directory: str, stem: str) -> list[str]:
+    """Removes the temporary files that interrupted `atomic_write`s of `stem`* left in `directory`.
+
+    A temporary file is stale when the process that wrote it is gone, or is this
+    one and no longer writes it. Files of live writers, and of other stems, stay.
+    Returns the paths removed.
+
+    >>> remove_stale_temp_files("ckpt", "model.ckpt")   # after a save killed mid-write
+    ['ckpt/.model.ckpt-100.safetensors.4242-0123456789ab.tmp']
+    """
+    try:
+        names = os.listdir(directory or os.curdir)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        match = _TEMP_NAME.fullmatch(name)
+        if match is None or not _of_stem(match["name"], stem):
+            continue
+        path = os.path.join(directory, name)
+        pid = int(match["pid"]) if match["pid"] else None
+        if os.path.abspath(path) in _writing or (pid is not None and pid != os.getpid() and _alive(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
+def _of_stem(name: str, stem: str) -> bool:
+    return name == stem or (name.startswith(stem) and name[len(stem)] in "-.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -351,8 +401,22 @@ def _entries(specs: Mapping[str, tuple], metadata: Mapping[str, str], path: str)
             raise _data_loss(path, f"tensor {name!r} has dtype {code}, not one of {sorted(_DTYPE_OF_CODE)}")
         if name not in checksums:
             raise _data_loss(path, f"tensor {name!r} has no CRC-32 in the metadata")
-        entries[name] = TensorEntry(name, np.dtype(_DTYPE_OF_CODE[code]), shape, checksums[name])
+        dtype = np.dtype(_DTYPE_OF_CODE[code])
+        if not _shape_is_possible(shape, dtype):
+            raise _data_loss(path, f"tensor {name!r} has shape {list(shape)}, too large for any array")
+        entries[name] = TensorEntry(name, dtype, shape, checksums[name])
     return entries
+
+
+def _shape_is_possible(shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether an array of `shape` can exist: each dimension and the product of the nonzero
+    ones, in bytes, fit in int64 (an empty tensor's other dimensions are real dimensions too)."""
+    size = dtype.itemsize
+    for dim in shape:
+        if not 0 <= dim < 2**63:
+            return False
+        size *= max(dim, 1)
+    return size < 2**63
 
 
 # -- the "checkpoint" state file -------------------------------------------------

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
+from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,7 +42,8 @@ from raygraph import graph as _graph
 from raygraph.graph import Graph, Operation, Tensor, format_location, get_default_graph
 from raygraph.shapes import format_shape
 
-_GROWTH_RUNS = 10  # warn when the graph grew before this many runs in a row
+_GROWTH_RUNS = 10  # warn when the graph grew before this many of the last _GROWTH_WINDOW runs
+_GROWTH_WINDOW = 100
 
 
 class GPUOptions:
@@ -266,7 +268,7 @@ class Session:
         )
         self._closed = False
         self._last_version = None
-        self._growth_streak = 0
+        self._grew: deque[bool] = deque(maxlen=_GROWTH_WINDOW)  # per recent run: the graph grew before it
         self._warned_growth = False
         self._context_stack: list = []
 
@@ -278,8 +280,10 @@ class Session:
             self._scheduler.close()
 
     def __del__(self):
-        with contextlib.suppress(Exception):
+        try:  # no contextlib here: at interpreter exit, module globals may already be None
             self.close()
+        except Exception:  # noqa: BLE001 - nothing to tell, nobody to tell it to
+            pass
 
     def __enter__(self):
         stack = contextlib.ExitStack()
@@ -370,18 +374,17 @@ class Session:
         return feeds
 
     def _notice_growth(self) -> None:
+        """Warns, once, when ops keep being added between runs (a loop that builds ops)."""
         version = self.graph.version
-        if self._last_version is not None and version > self._last_version:
-            self._growth_streak += 1
-        else:
-            self._growth_streak = 0
-        if self._growth_streak >= _GROWTH_RUNS and not self._warned_growth and not self.graph.finalized:
+        grew = self._last_version is not None and version > self._last_version
+        self._grew.append(grew)
+        if grew and sum(self._grew) >= _GROWTH_RUNS and not self._warned_growth and not self.graph.finalized:
             self._warned_growth = True
             new_ops = self.graph._ops[self._last_version : version]
             lines = sorted({format_location(op.location) for op in new_ops})
             warnings.warn(
-                f"The graph grew before each of the last {_GROWTH_RUNS} Session.run calls "
-                f"({version - self._last_version} ops added since the last run, created at "
+                f"The graph grew before {sum(self._grew)} of the last {len(self._grew)} Session.run "
+                f"calls ({version - self._last_version} ops added since the last run, created at "
                 f"{', '.join(lines[:5])}). Ops created inside a training loop make every step "
                 "slower and leak memory: build them once before the loop, and call "
                 "graph.finalize() to catch this.",
@@ -507,6 +510,13 @@ def _feed_value(tensor: Tensor, value) -> np.ndarray:
             f"Cannot feed a value of type {type(value).__name__} to {what}, which has dtype "
             f"{tensor.dtype.name}"
         )
+    if array.dtype.kind == "O" and tensor.dtype == dtypes.string:
+        odd = next((v for v in array.flat if not isinstance(v, bytes | str)), _NONE)
+        if odd is not _NONE:
+            raise TypeError(
+                f"Cannot feed a {type(odd).__name__} ({odd!r:.40}) to {what}, which has dtype "
+                "string: every element must be bytes or str"
+            )
     target = tensor.dtype.np
     if array.dtype != target:
         if not _feed_cast_ok(array.dtype, target, array):
@@ -521,6 +531,9 @@ def _feed_value(tensor: Tensor, value) -> np.ndarray:
             f"shape {format_shape(tensor.shape)}"
         )
     return array
+
+
+_NONE = object()
 
 
 def _feed_cast_ok(src: np.dtype, dst: np.dtype, array: np.ndarray) -> bool:

@@ -22,9 +22,11 @@ installed, `is_gpu_available()` whether it sees a CUDA device (of at least
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import importlib.util
+import shutil
 import sys
 import tempfile
 import unittest
@@ -63,11 +65,13 @@ class _Loader(unittest.TestLoader):
 
 @functools.cache
 def _temp_root() -> str:
-    return tempfile.mkdtemp(prefix="raygraph-test-")
+    root = tempfile.mkdtemp(prefix="raygraph-test-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # as TensorFlow's: gone at exit
+    return root
 
 
 def get_temp_dir() -> str:
-    """A temporary directory for this test process (made once, not removed)."""
+    """A temporary directory for this test process (made once, removed when the process exits)."""
     return _temp_root()
 
 

@@ -83,3 +83,17 @@ def fresh_graph():
     tf.reset_default_graph()
     yield
     tf.reset_default_graph()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run if it left raygraph's files in /dev/shm or the temp directory (tests/leftovers.py)."""
+    from tests.leftovers import leftovers
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = str(factory.getbasetemp()) if factory is not None and factory._basetemp is not None else None
+    left = leftovers(basetemp)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"raygraph left {len(left)} files behind: {left[:10]}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

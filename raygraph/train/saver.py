@@ -17,7 +17,9 @@ How it works:
   them to `<prefix>.safetensors` (a safetensors file with raygraph's checksums in its
   metadata; see raygraph.io), then the "checkpoint" state file, then deletes
   checkpoints beyond `max_to_keep`. Each file is replaced atomically, in that order,
-  so a save killed at any point leaves the previous checkpoint readable.
+  so a save killed at any point leaves the previous checkpoint readable; the
+  temporary files such a save leaves are removed by the next save to that prefix
+  (restore never reads them).
 - `restore` checks the checkpoint's header against the variables (missing name:
   NotFoundError; shape or dtype differs: InvalidArgumentError; each names the
   variable and the file) before reading any data, then feeds every value to the
@@ -399,6 +401,7 @@ class Saver:
             _state_file(save_dir, latest_filename, prefix)  # fails before anything is written
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
+        _remove_stale_temp_files(save_path, latest_filename if write_state else None)
         io.write_checkpoint(prefix + io.CHECKPOINT_SUFFIX, values)
         if write_state:
             self._record_last_checkpoint(prefix)
@@ -558,6 +561,14 @@ def _some(names: list[str], limit: int = 10) -> str:
         return "no tensors"
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _remove_stale_temp_files(save_path: str, latest_filename: str | None) -> None:
+    """Removes what saves to `save_path` killed mid-write left: their temporary files."""
+    save_dir = os.path.dirname(save_path)
+    io.remove_stale_temp_files(save_dir, os.path.basename(save_path))
+    if latest_filename:
+        io.remove_stale_temp_files(save_dir, latest_filename)
 
 
 def _checkpoint_file(prefix) -> str:

@@ -285,10 +285,13 @@ class DeviceRunner:
             token.cancel(reason)
 
     def close_session(self, session_id: str) -> None:
-        """Drops the session's variables, resources and compiled plans; ends waits on its queues."""
+        """Drops the session's variables, resources and compiled plans (and their sources in
+        linecache); ends waits on its queues."""
         state = self.sessions.pop(session_id, None)
         if state is not None:
             state.close("the session was closed")
+            state.executors.clear()  # programs and state refer to each other: free them now, not at a GC
+            state.functions.clear()
 
     def close(self) -> None:
         """Stops the device's pools (the device is not used afterwards)."""

@@ -341,6 +341,7 @@ class Program:
         kind = "traced " if traced else ""
         filename = f"<raygraph {kind}partition {self.partition.device} #{Program._count}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)  # goes with the program
         self._line_nodes[filename] = line_nodes
         env = dict(self._env)
         exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated code

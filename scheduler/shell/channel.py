@@ -317,7 +317,10 @@ class Server:
         finally:
             self._pending.release()
         with conn:
-            self._serve_frames(conn)
+            try:
+                self._serve_frames(conn)
+            finally:
+                shm.release_thread_maps()  # this connection's shared-memory feeds
 
     def _serve_frames(self, conn: Connection) -> None:
         from scheduler.engine.device import kernel_thread

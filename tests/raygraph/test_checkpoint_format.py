@@ -508,6 +508,7 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
     latest = tf.train.latest_checkpoint(str(ckpt_dir))
     assert latest == str(ckpt_dir / "model-1")
     np.testing.assert_array_equal(tf.train.load_variable(latest, "w"), np.full(1000, 1.0))
+    assert io.remove_stale_temp_files(str(ckpt_dir), "model-1") == [str(ckpt_dir / temporary[0])]
 
 
 # -- the state file ----------------------------------------------------------------

@@ -564,4 +564,6 @@ def test_a_process_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
     with tf.Session("local") as sess:
         saver.restore(sess, latest)
         value = sess.run(w)
+        saver.save(sess, str(ckpt_dir / "model.ckpt"), 3)
     assert value.shape == (4 << 20,) and (value == 1.0).all()
+    assert not any(n.endswith(".tmp") for n in os.listdir(ckpt_dir))  # the next save removed it

@@ -124,7 +124,7 @@ def test_fed_values_are_read_only_views_the_actor_does_not_keep():
 
 
 def test_pickle_of_shm_tensor_is_only_a_reference():
-    t = shm.ShmTensor("/dev/shm/nowhere", 0, 10, False)
+    t = shm.ShmTensor("/dev/shm/nowhere", 0, 0, 10, False)
     assert len(pickle.dumps(t)) < 200
 
 
