@@ -49,6 +49,9 @@ families through `ops.api`, so any family imports on its own.
     data            tf.data's iterators: MakeIterator, IteratorGetNext over a pipeline kept on the device
     data_flow       queues (FIFOQueueV2, RandomShuffleQueueV2...), enqueue, dequeue, close; CountUpTo
     readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
+    array_identity  IdentityN, EnsureShape (tf.identity_n, tf.ensure_shape)
+    bitwise         BitwiseAnd/Or/Xor, Invert, LeftShift, RightShift (tf.bitwise.*); Bitcast
+    strings         tf.strings: split, join, substr, case, regex_replace, base64, to_number, hash buckets
 """
 
 FAMILIES = (
@@ -96,6 +99,9 @@ FAMILIES = (
     "data",
     "data_flow",
     "readers",
+    "array_identity",
+    "strings",
+    "bitwise",
 )
 
 

@@ -20,6 +20,7 @@ _ops.load_all()
 
 from raygraph import (  # noqa: E402
     app,
+    bitwise,
     data,
     debugging,
     distributions,
@@ -42,6 +43,7 @@ from raygraph import (  # noqa: E402
     random,
     saved_model,
     sparse,
+    strings,
     summary,
     sysconfig,
     test,
@@ -82,7 +84,7 @@ from raygraph.dtypes import (  # noqa: E402
     uint64,
     variant,
 )
-from raygraph.gradients import gradients  # noqa: E402
+from raygraph.gradients import AggregationMethod, custom_gradient, gradients  # noqa: E402
 from raygraph.graph import (  # noqa: E402
     Graph,
     GraphKeys,
@@ -114,7 +116,9 @@ from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_o
 from raygraph.session import (  # noqa: E402
     ConfigProto,
     GPUOptions,
+    GraphOptions,
     InteractiveSession,
+    OptimizerOptions,
     RunMetadata,
     RunOptions,
     Session,
