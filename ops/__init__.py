@@ -51,6 +51,9 @@ families through `ops.api`, so any family imports on its own.
     readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
     array_identity  IdentityN, EnsureShape (tf.identity_n, tf.ensure_shape)
     bitwise         BitwiseAnd/Or/Xor, Invert, LeftShift, RightShift (tf.bitwise.*); Bitcast
+    image_boxes     CropAndResize (+ grads), DrawBoundingBoxes, NonMaxSuppressionV3-5, SampleDistortedBoundingBoxV2
+    image_patches   ExtractImagePatches and its gradient
+    ctc             CTCLoss, CTCGreedyDecoder (tf.nn.ctc_*), EditDistance
     strings         tf.strings: split, join, substr, case, regex_replace, base64, to_number, hash buckets
 """
 
@@ -102,6 +105,9 @@ FAMILIES = (
     "array_identity",
     "strings",
     "bitwise",
+    "ctc",
+    "image_boxes",
+    "image_patches",
 )
 
 
