@@ -8,8 +8,9 @@ lengths, numbers and bucket ids. None of these ops is differentiable.
 - StringSplit (tf.string_split) splits each string of a vector at any byte of
   `delimiter` (at every byte when it is empty) and StringSplitV2
   (tf.strings.split) at the whole separator `sep` (at runs of whitespace when it
-  is empty), both as Python's bytes.split does. Each returns the three parts of
-  a SparseTensor of shape [batch, most tokens].
+  is empty), both as Python's bytes.split does, except that StringSplit gives
+  an empty string no token. Each returns the three parts of a SparseTensor of shape
+  [batch, most tokens].
 - EncodeBase64 / DecodeBase64 use the web-safe alphabet (`-` and `_`), as
   TensorFlow does; decoding accepts missing padding and refuses anything else.
 - StringToHashBucketFast is `Fingerprint64(s) % num_buckets` with FarmHash's
@@ -65,6 +66,8 @@ def _check_string(t, what: str) -> None:
 
 
 def _to_string_tensor(value, name: str):
+    if isinstance(value, str | bytes | list | tuple):  # str and bytes mixed: numpy alone cannot
+        value = _strings(value)
     return convert_to_tensor(value, dtype=dtypes.string, name=name)
 
 
@@ -126,7 +129,7 @@ class StringSplit(Op):
         pattern = re.compile(b"[" + re.escape(delimiter) + b"]") if delimiter else None
         rows = []
         for s in _strings(input).reshape(-1):
-            tokens = [bytes([c]) for c in s] if pattern is None else pattern.split(s)
+            tokens = [bytes([c]) for c in s] if pattern is None or not s else pattern.split(s)
             rows.append([t for t in tokens if t or not skip_empty])
         return _sparse_parts(rows)
 

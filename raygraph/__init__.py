@@ -28,7 +28,8 @@ import functools
 import importlib
 
 __version__ = "0.1.0"
-__git_version__ = f"raygraph-{__version__}"  # raygraph.version.GIT_VERSION
+from raygraph.version import COMPILER_VERSION as __compiler_version__  # noqa: E402, F401 - imports only platform
+from raygraph.version import GIT_VERSION as __git_version__  # noqa: E402, F401
 
 _loading = False
 
@@ -63,10 +64,6 @@ _SHADOWED = frozenset({"device", "gradients", "variable_scope"})
 
 
 def __getattr__(name: str):
-    if name == "__compiler_version__":  # TensorFlow's: the compiler that built it (here, Python's)
-        from raygraph.version import COMPILER_VERSION
-
-        return COMPILER_VERSION
     if name in _submodules() and name not in _SHADOWED:  # `from raygraph import graph`, `tf.nn`
         return importlib.import_module(f"raygraph.{name}")
     namespace = _load()

@@ -513,7 +513,7 @@ class Graph:
             if not isinstance(key, str) or not isinstance(value, str):
                 raise TypeError("op_type_map must be a dictionary mapping strings to strings")
         state = self._state
-        saved = state.gradient_overrides
+        saved = getattr(state, "gradient_overrides", {})
         state.gradient_overrides = {**saved, **op_type_map}
         try:
             yield
@@ -556,7 +556,7 @@ class Graph:
             target = self._state.colocation_stack[-1]
             op.colocation_groups = target.colocation_groups or [target.name]
         specs = _infer(op_def, op, flat, arity, attrs)
-        override = self._state.gradient_overrides.get(op_def.type)
+        override = getattr(self._state, "gradient_overrides", {}).get(op_def.type)
         if override is not None:  # after infer: attrs starting "_" reach no shape function or kernel
             attrs["_gradient_op_type"] = override
         op.outputs = [Tensor(op, i, dtype, shape) for i, (dtype, shape) in enumerate(specs)]

@@ -85,6 +85,7 @@ FAMILY_MODULES = (
     "checkpoint",
     "data",
     "queues",
+    "misc",
 )
 
 
