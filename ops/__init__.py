@@ -50,6 +50,12 @@ families through `ops.api`, so any family imports on its own.
     data_flow       queues (FIFOQueueV2, RandomShuffleQueueV2...), enqueue, dequeue, close; CountUpTo
     readers         TFRecordReaderV2, WholeFileReaderV2... and ReaderReadV2 on a queue of files; ReadFile
     collective      CollectiveAllReduce: one instance per device, merged in rank order
+    array_identity  IdentityN, EnsureShape (tf.identity_n, tf.ensure_shape)
+    bitwise         BitwiseAnd/Or/Xor, Invert, LeftShift, RightShift (tf.bitwise.*); Bitcast
+    image_boxes     CropAndResize (+ grads), DrawBoundingBoxes, NonMaxSuppressionV3-5, SampleDistortedBoundingBoxV2
+    image_patches   ExtractImagePatches and its gradient
+    ctc             CTCLoss, CTCGreedyDecoder (tf.nn.ctc_*), EditDistance
+    strings         tf.strings: split, join, substr, case, regex_replace, base64, to_number, hash buckets
 """
 
 FAMILIES = (
@@ -98,6 +104,12 @@ FAMILIES = (
     "data_flow",
     "readers",
     "collective",
+    "array_identity",
+    "strings",
+    "bitwise",
+    "ctc",
+    "image_boxes",
+    "image_patches",
 )
 
 

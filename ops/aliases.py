@@ -75,3 +75,9 @@ def merge_summary(inputs, collections=None, name=None):
 def merge_all_summaries(key="summaries"):
     """The pre-1.0 `tf.summary.merge_all()`."""
     return _summary.merge_all(key=key)
+
+
+@api_function("batch_svd")
+def batch_svd(tensor, compute_uv=True, full_matrices=False, name=None):
+    """The pre-1.0 name of `tf.svd` (which takes batches of matrices): `s, u, v = tf.batch_svd(x)`."""
+    return tf.svd(tensor, full_matrices=full_matrices, compute_uv=compute_uv, name=name)

@@ -262,12 +262,23 @@ class _RegisterGradient:
     @RegisterGradient("MyOp")
     def _my_op_grad(op, grad):
         return [grad * 2.0]
+
+    A name that is no op type registers a gradient for Graph.gradient_override_map:
+    `with g.gradient_override_map({"Identity": "MyOp"})` gives the Identity ops
+    made inside this gradient.
     """
 
     def __init__(self, op_type: str):
         self.op_type = op_type
 
     def __call__(self, fn: Callable) -> Callable:
+        if self.op_type not in _OPS:  # a name for Graph.gradient_override_map
+            where, first = _caller_location(2), _OVERRIDE_AT.get(self.op_type)
+            if first is not None and first != where:  # a re-run cell may redefine
+                raise KeyError(f"Gradient {self.op_type!r} registered twice: at {where} and first at {first}")
+            _OVERRIDE_GRADIENTS[self.op_type] = fn
+            _OVERRIDE_AT[self.op_type] = where
+            return fn
         cls = get(self.op_type)
         if cls.__dict__.get("grad") is not None:
             first = getattr(cls, "_grad_at", cls.defined_at)
@@ -281,6 +292,19 @@ class _RegisterGradient:
 
 
 RegisterGradient = _RegisterGradient
+
+_OVERRIDE_GRADIENTS: dict[str, Callable] = {}
+_OVERRIDE_AT: dict[str, str] = {}
+
+
+def gradient_function(op_type: str) -> Callable | None:
+    """The gradient registered under `op_type`: an op type's, or a name that
+    Graph.gradient_override_map maps op types to (None if the op has none)."""
+    if op_type in _OVERRIDE_GRADIENTS:
+        return _OVERRIDE_GRADIENTS[op_type]
+    if op_type in _OPS:
+        return _OPS[op_type].grad
+    raise LookupError(f"No gradient is registered under {op_type!r} (use @tf.RegisterGradient({op_type!r}))")
 
 
 def NotDifferentiable(op_type: str) -> None:  # noqa: N802 - TensorFlow's name

@@ -28,6 +28,8 @@ import functools
 import importlib
 
 __version__ = "0.1.0"
+from raygraph.version import COMPILER_VERSION as __compiler_version__  # noqa: E402, F401 - imports only platform
+from raygraph.version import GIT_VERSION as __git_version__  # noqa: E402, F401
 
 _loading = False
 _namespace = None  # raygraph._namespace, once loaded

@@ -20,6 +20,7 @@ _ops.load_all()
 
 from raygraph import (  # noqa: E402
     app,
+    bitwise,
     data,
     debugging,
     distributions,
@@ -41,6 +42,7 @@ from raygraph import (  # noqa: E402
     python_io,
     random,
     sparse,
+    strings,
     summary,
     sysconfig,
     test,
@@ -81,7 +83,7 @@ from raygraph.dtypes import (  # noqa: E402
     uint64,
     variant,
 )
-from raygraph.gradients import gradients  # noqa: E402
+from raygraph.gradients import AggregationMethod, custom_gradient, gradients  # noqa: E402
 from raygraph.graph import (  # noqa: E402
     Graph,
     GraphKeys,
@@ -113,7 +115,9 @@ from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_o
 from raygraph.session import (  # noqa: E402
     ConfigProto,
     GPUOptions,
+    GraphOptions,
     InteractiveSession,
+    OptimizerOptions,
     RunMetadata,
     RunOptions,
     Session,

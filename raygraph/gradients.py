@@ -11,15 +11,45 @@ from ordinary ops. This driver then, in one place:
   (declared with `broadcasts = True`): a sum over the broadcast dimensions,
 - fills zeros for the unconnected outputs of a multi-output op,
 - stops at `stop_gradients`, at StopGradient ops, at ops declared
-  not differentiable, and at non-floating tensors (integers and bools).
+  not differentiable, and at non-floating tensors (integers and bools),
+- uses the gradient an op's `_gradient_op_type` attr names instead of its
+  type's, for ops made under `Graph.gradient_override_map` (tf.custom_gradient).
 
 New ops land under the "gradients/" name scope, one "<op>_grad" scope per op.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import itertools
+
 from ops import api, registry
+from raygraph import nest
 from raygraph.graph import Operation, Tensor, convert_to_tensor, get_default_graph, hooks, name_scope
+
+
+class AggregationMethod:
+    """How `gradients` sums the gradients of a tensor used several times (TF1's constants).
+
+    raygraph accepts each and sums with one add_n (ADD_N) for all of them: the
+    sum is the same, and the scheduler frees inputs as soon as add_n has run.
+
+    >>> tf.gradients(loss, xs, aggregation_method=tf.AggregationMethod.EXPERIMENTAL_TREE)
+    """
+
+    ADD_N = 0
+    DEFAULT = ADD_N
+    EXPERIMENTAL_TREE = 1
+    EXPERIMENTAL_ACCUMULATE_N = 2
+
+
+_AGGREGATION_METHODS = (
+    None,
+    AggregationMethod.ADD_N,
+    AggregationMethod.EXPERIMENTAL_TREE,
+    AggregationMethod.EXPERIMENTAL_ACCUMULATE_N,
+)
 
 
 def gradients(
@@ -40,6 +70,8 @@ def gradients(
     Returns a list with one Tensor per x, or None where ys does not depend on x
     (zeros instead with unconnected_gradients="zero").
     """
+    if aggregation_method not in _AGGREGATION_METHODS:
+        raise ValueError(f"Invalid aggregation_method specified {aggregation_method}.")
     ys = _as_list(ys)
     xs = _as_list(xs)
     xs = [getattr(x, "_as_graph_element", lambda x=x: x)() for x in xs]
@@ -81,9 +113,11 @@ def gradients(
 
 def _backprop(op: Operation, out_grads: list, pending: dict, stops: set) -> None:
     op_def = registry.get(op.type)
-    if not op_def.differentiable or op.type == "StopGradient":
+    override = op.attrs.get("_gradient_op_type")  # Graph.gradient_override_map, tf.custom_gradient
+    if override is None and (not op_def.differentiable or op.type == "StopGradient"):
         return
-    if op_def.grad is None:
+    grad_fn = registry.gradient_function(override or op.type)
+    if grad_fn is None:
         raise LookupError(
             f"No gradient defined for operation '{op.name}' (op type: {op.type}, created at "
             f"{op.describe()}). Register one with @tf.RegisterGradient({op.type!r}), or wrap "
@@ -95,7 +129,7 @@ def _backprop(op: Operation, out_grads: list, pending: dict, stops: set) -> None
                 g if g is not None or not t.dtype.is_floating else api.zeros_like(t)
                 for g, t in zip(out_grads, op.outputs)
             ]
-        in_grads = op_def.grad(op, *out_grads)
+        in_grads = grad_fn(op, *out_grads)
         in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
         if len(in_grads) != len(op.inputs):
             raise ValueError(
@@ -166,3 +200,97 @@ def _as_list(value) -> list:
 
 
 hooks.gradients = gradients
+
+
+# -- tf.custom_gradient ----------------------------------------------------------
+
+_custom_gradient_count = itertools.count()
+
+
+def custom_gradient(f=None):
+    """Decorates `f(*xs) -> (ys, grad_fn)` so that gradients through it use `grad_fn`.
+
+    >>> @tf.custom_gradient
+    ... def log1pexp(x):
+    ...     e = tf.exp(x)
+    ...     def grad(dy):
+    ...         return dy * (1 - 1 / (1 + e))
+    ...     return tf.log(1 + e), grad
+
+    `grad_fn(*dys)` gets one gradient per output of `f` and returns one per input
+    (a tensor, or a list). If `f` reads variables, `grad_fn` must take a
+    `variables` keyword and return `(input_grads, variable_grads)`. As in
+    TensorFlow's graph mode, the results and inputs pass through one IdentityN op
+    whose gradient is `grad_fn` (Graph.gradient_override_map), so gradients do not
+    flow through the ops inside `f`.
+    """
+    if f is None:
+        return custom_gradient
+
+    @functools.wraps(f)
+    def decorated(*args, **kwargs):
+        if kwargs:
+            raise ValueError(
+                "The custom_gradient decorator currently supports keywords arguments only when eager execution is enabled."
+            )
+        return _call_with_custom_gradient(f, args)
+
+    return decorated
+
+
+def _call_with_custom_gradient(f, args):
+    graph = get_default_graph()
+    xs = [convert_to_tensor(x) for x in args]
+    first_new_op = graph.version
+    result, grad_fn = f(*xs)
+    variables = _variables_read(graph, graph.get_operations()[first_new_op:])
+    takes_variables = "variables" in inspect.signature(grad_fn).parameters
+    if variables and not takes_variables:
+        raise TypeError(
+            "If using @custom_gradient with a function that uses variables, then grad_fn must "
+            "accept a keyword argument 'variables'."
+        )
+    flat_result = [convert_to_tensor(y) for y in nest.flatten(result)]
+    n_results, n_inputs = len(flat_result), len(xs)
+    name = f"CustomGradient-{next(_custom_gradient_count)}"
+
+    @registry.RegisterGradient(name)
+    def _grad(op, *dys):
+        dys = list(dys[:n_results])
+        if variables:
+            input_grads, variable_grads = grad_fn(*dys, variables=variables)
+            variable_grads = _as_list(variable_grads)
+            if len(variable_grads) != len(variables):
+                raise ValueError(
+                    f"custom_gradient's grad_fn returned {len(variable_grads)} variable gradients for "
+                    f"{len(variables)} variables"
+                )
+        else:
+            input_grads, variable_grads = grad_fn(*dys), []
+        input_grads = _as_list(input_grads)
+        if len(input_grads) != n_inputs:
+            raise ValueError(
+                f"custom_gradient's grad_fn returned {len(input_grads)} gradients for {n_inputs} inputs"
+            )
+        return [None] * n_results + input_grads + variable_grads
+
+    with graph.gradient_override_map({"IdentityN": name}):
+        outputs = api.identity_n(flat_result + xs + [v._variable for v in variables])
+    return nest.pack_sequence_as(result, outputs[:n_results])
+
+
+def _variables_read(graph, new_ops) -> list:
+    """The variables (made before `new_ops`) that the ops in `new_ops` read."""
+    by_tensor = {}
+    for collection in ("variables", "local_variables"):
+        for v in graph.get_collection(collection):
+            for t in (getattr(v, "_variable", None), getattr(v, "_snapshot", None)):
+                if t is not None:
+                    by_tensor[t] = v
+    new, found = set(new_ops), []
+    for op in new_ops:
+        for t in op.inputs:
+            v = by_tensor.get(t)
+            if v is not None and v not in found and t.op not in new:
+                found.append(v)
+    return found

@@ -342,6 +342,7 @@ class Graph:
             s.device_stack = []
             s.control_stack = []
             s.colocation_stack = []
+            s.gradient_overrides = {}
         return s
 
     @property
@@ -495,6 +496,30 @@ class Graph:
         finally:
             state.colocation_stack.pop()
 
+    @contextlib.contextmanager
+    def gradient_override_map(self, op_type_map: dict) -> Iterator[None]:
+        """Ops of the types in `op_type_map` made inside take the gradient registered
+        (with tf.RegisterGradient) under the mapped name instead of their own.
+
+        >>> @tf.RegisterGradient("ClipGrad")
+        ... def _clip(op, dy):
+        ...     return [tf.clip_by_value(dy, -1.0, 1.0)]
+        >>> with g.gradient_override_map({"Identity": "ClipGrad"}):
+        ...     y = tf.identity(x)
+        """
+        if not isinstance(op_type_map, dict):
+            raise TypeError("op_type_map must be a dictionary mapping strings to strings")
+        for key, value in op_type_map.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError("op_type_map must be a dictionary mapping strings to strings")
+        state = self._state
+        saved = getattr(state, "gradient_overrides", {})
+        state.gradient_overrides = {**saved, **op_type_map}
+        try:
+            yield
+        finally:
+            state.gradient_overrides = saved
+
     # -- building --
     def create_op(self, op_type: str, inputs, attrs=None, name: str | None = None) -> Operation:
         """Adds an op of a registered type; see ops/registry.py for the contract."""
@@ -531,6 +556,9 @@ class Graph:
             target = self._state.colocation_stack[-1]
             op.colocation_groups = target.colocation_groups or [target.name]
         specs = _infer(op_def, op, flat, arity, attrs)
+        override = getattr(self._state, "gradient_overrides", {}).get(op_def.type)
+        if override is not None:  # after infer: attrs starting "_" reach no shape function or kernel
+            attrs["_gradient_op_type"] = override
         op.outputs = [Tensor(op, i, dtype, shape) for i, (dtype, shape) in enumerate(specs)]
         self._ops.append(op)
         self._by_name[op_name] = op

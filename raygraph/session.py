@@ -23,7 +23,9 @@ The target says where the devices are:
 `ConfigProto` fields that shape execution: device_count (CPU devices per node,
 GPUs used), intra_op_parallelism_threads (BLAS threads in the device actors),
 inter_op_parallelism_threads (the actors' pools), allow_soft_placement,
-log_device_placement, operation_timeout_in_ms. `RunOptions(trace_level=
+log_device_placement, operation_timeout_in_ms. graph_options (TensorFlow's
+GraphOptions proto, with its OptimizerOptions: opt_level, global_jit_level) is
+kept and has no effect: raygraph plans its own graph. `RunOptions(trace_level=
 FULL_TRACE)` fills `RunMetadata.step_stats` (see raygraph.timeline).
 """
 
@@ -32,10 +34,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
+from tensorboard.compat.proto.config_pb2 import GraphOptions, OptimizerOptions  # noqa: F401 - TF1 exports them
 
 from raygraph import dtypes, errors
 from raygraph import graph as _graph
@@ -83,7 +87,7 @@ class ConfigProto:
         self.log_device_placement = log_device_placement
         self.gpu_options = gpu_options or GPUOptions()
         self.operation_timeout_in_ms = operation_timeout_in_ms
-        self.graph_options = graph_options
+        self.graph_options = graph_options if graph_options is not None else GraphOptions()
         self.cluster_def = cluster_def  # a tf.train.ClusterSpec's jobs, mapped onto the devices
 
 
@@ -267,6 +271,7 @@ class Session:
             cluster_jobs=_cluster_jobs(target, self.config),
         )
         self._closed = False
+        _open_sessions.setdefault(target, weakref.WeakSet()).add(self)
         self._last_version = None
         self._grew: deque[bool] = deque(maxlen=_GROWTH_WINDOW)  # per recent run: the graph grew before it
         self._warned_growth = False
@@ -278,6 +283,26 @@ class Session:
         if not self._closed:
             self._closed = True
             self._scheduler.close()
+
+    @classmethod
+    def reset(cls, target, containers=None, config=None) -> None:
+        """Clears the state (variables, queues, readers) held on `target` by every open session.
+
+        >>> tf.Session.reset("local")   # the sessions on "local" are closed; a new one starts afresh
+
+        Each raygraph session keeps its state in its own containers on the
+        target's devices, so resetting closes the target's open sessions: their
+        variables and plans are freed and a later `run` on them raises, as after
+        TensorFlow's reset. `containers` (names of resource containers) and
+        `config` are accepted for TensorFlow's signature; every container is
+        cleared.
+        """
+        if target not in TARGETS:
+            _client_for(target)  # raises: the same message as Session(target)
+        if containers is not None and not isinstance(containers, list | tuple):
+            raise TypeError(f"containers must be a list of strings, got {type(containers).__name__}")
+        for session in list(_open_sessions.get(target, ())):
+            session.close()
 
     def __del__(self):
         try:  # no contextlib here: at interpreter exit, module globals may already be None
@@ -395,6 +420,7 @@ class Session:
 
 
 TARGETS = ("", "local")
+_open_sessions: dict[str, weakref.WeakSet] = {}  # target -> its open sessions (Session.reset)
 
 _cluster_targets: dict = {}  # "grpc://host:port" -> the ClusterSpec of the tf.train.Server with that target
 

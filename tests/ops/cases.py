@@ -86,6 +86,7 @@ FAMILY_MODULES = (
     "data",
     "queues",
     "collective",
+    "misc",
 )
 
 
