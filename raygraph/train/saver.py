@@ -18,6 +18,9 @@ How it works:
   metadata; see raygraph.io), then the "checkpoint" state file, then deletes
   checkpoints beyond `max_to_keep`. Each file is replaced atomically, in that order,
   so a save killed at any point leaves the previous checkpoint readable.
+- Paths may be URLs ("gs://bucket/ckpt/model", "memory://ckpt/model"): directories,
+  files, the state file and deletions go through raygraph.gfile (fsspec), never
+  through `os` functions that would make a local directory named "gs:".
 - `restore` checks the checkpoint's header against the variables (missing name:
   NotFoundError; shape or dtype differs: InvalidArgumentError; each names the
   variable and the file) before reading any data, then feeds every value to the
@@ -40,7 +43,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ops import api
-from raygraph import dtypes, errors, io
+from raygraph import dtypes, errors, gfile, io
 from raygraph.graph import Tensor
 from raygraph.io import CheckpointState
 from raygraph.shapes import format_shape
@@ -398,7 +401,7 @@ class Saver:
         if write_state:
             _state_file(save_dir, latest_filename, prefix)  # fails before anything is written
         if save_dir:
-            os.makedirs(save_dir, exist_ok=True)
+            gfile.makedirs(save_dir)
         io.write_checkpoint(prefix + io.CHECKPOINT_SUFFIX, values)
         if write_state:
             self._record_last_checkpoint(prefix)
@@ -437,7 +440,7 @@ class Saver:
                 continue
             try:
                 remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix)
-            except OSError as e:
+            except (OSError, errors.OpError) as e:
                 warnings.warn(
                     f"Ignoring: could not delete old checkpoint {prefix}: {e}", RuntimeWarning, stacklevel=3
                 )
@@ -679,8 +682,12 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None) -> str | None:
 
 
 def checkpoint_exists(checkpoint_prefix) -> bool:
-    """Whether a checkpoint file exists for `checkpoint_prefix`."""
-    return os.path.isfile(_checkpoint_file(checkpoint_prefix))
+    """Whether a checkpoint file exists for `checkpoint_prefix` (a local path or a URL)."""
+    path = _checkpoint_file(checkpoint_prefix)
+    local = gfile.local_path(path)
+    if local is not None:
+        return os.path.isfile(local)
+    return gfile.exists(path) and not gfile.isdir(path)
 
 
 def get_checkpoint_mtimes(checkpoint_prefixes) -> list[float]:
@@ -688,8 +695,8 @@ def get_checkpoint_mtimes(checkpoint_prefixes) -> list[float]:
     mtimes = []
     for prefix in checkpoint_prefixes:
         try:
-            mtimes.append(os.stat(_checkpoint_file(prefix)).st_mtime)
-        except OSError:
+            mtimes.append(gfile.stat(_checkpoint_file(prefix)).mtime_nsec / 1e9)
+        except (OSError, errors.NotFoundError):
             continue
     return mtimes
 
@@ -698,8 +705,8 @@ def remove_checkpoint(checkpoint_prefix, checkpoint_format_version=2, meta_graph
     """Deletes a checkpoint's files (and a `.meta` file beside it, if any)."""
     for path in (_checkpoint_file(checkpoint_prefix), f"{os.fspath(checkpoint_prefix)}.{meta_graph_suffix}"):
         try:
-            os.remove(path)
-        except FileNotFoundError:
+            gfile.remove(path)
+        except errors.NotFoundError:
             pass
 
 
@@ -752,7 +759,7 @@ def load_checkpoint(ckpt_dir_or_file) -> CheckpointReader:
 
 def _checkpoint_prefix(ckpt_dir_or_file) -> str:
     path = os.fspath(ckpt_dir_or_file)
-    if os.path.isdir(path):
+    if gfile.isdir(path):
         latest = latest_checkpoint(path)
         if latest is None:
             raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given directory {path}")
