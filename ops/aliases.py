@@ -1,4 +1,4 @@
-"""TensorFlow's pre-1.0 names, kept by old programs: tf.pack, tf.concat_v2, tf.scalar_summary...
+"""TensorFlow's pre-1.0 names, kept by old programs: tf.pack, tf.concat_v2, tf.merge_summary... (the pre-1.0 summary functions live in ops.summary)
 
 Each calls the current function with the old argument order; no op types.
 """
@@ -45,24 +45,6 @@ def mul(x, y, name=None):
 def neg(x, name=None):
     """The pre-1.0 name of `tf.negative`."""
     return tf.negative(x, name=name)
-
-
-@api_function("scalar_summary")
-def scalar_summary(tags, values, collections=None, name=None):
-    """The pre-1.0 `tf.summary.scalar(tags, values)`."""
-    return _summary.scalar(tags, values, collections=collections)
-
-
-@api_function("histogram_summary")
-def histogram_summary(tag, values, collections=None, name=None):
-    """The pre-1.0 `tf.summary.histogram(tag, values)`."""
-    return _summary.histogram(tag, values, collections=collections)
-
-
-@api_function("image_summary")
-def image_summary(tag, tensor, max_images=3, collections=None, name=None):
-    """The pre-1.0 `tf.summary.image(tag, tensor, max_outputs=max_images)`."""
-    return _summary.image(tag, tensor, max_outputs=max_images, collections=collections)
 
 
 @api_function("merge_summary")

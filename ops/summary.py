@@ -23,8 +23,13 @@ The values follow TensorFlow's kernels, so TensorBoard shows what TF would:
 - MergeSummary: the union of its inputs' values; a repeated tag is an error.
 
 The tag is a static attr (TF passes it as a string tensor): a summary's tag is
-always known when the graph is built, and no string constant has to reach the
-device. Summary names follow TF's `summary_scope`: the tag is the op's scoped name,
+almost always known when the graph is built, and no string constant has to reach
+the device. TF's pre-1.0 functions (tf.scalar_summary, histogram_summary,
+image_summary, audio_summary) take the tags as given, a str, a list, or a string
+tensor; a constant tensor's value becomes the attr, and a tensor known only at run
+time (a placeholder) goes to SetSummaryTags, which retags the summary on the device.
+ScalarSummary's tag may be a tuple: one value per element, as TF's `tags` of the
+values' shape. Summary names follow TF's `summary_scope`: the tag is the op's scoped name,
 prefixed with `family` when one is given.
 """
 
@@ -37,6 +42,7 @@ import wave
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
+from ops.common import constant_value
 from ops.registry import Op, api_function, build
 from raygraph import dtypes, errors
 from raygraph.graph import (
@@ -170,7 +176,7 @@ def _media_tag(tag: str, kind: str, i: int, max_outputs: int) -> str:
 
 
 class ScalarSummary(Op):
-    """A Summary with one scalar value under `tag`."""
+    """A Summary with one scalar value under `tag`, or one value per tag when `tag` is a tuple."""
 
     inputs = ("values",)
     attrs = {"tag": ""}
@@ -179,18 +185,31 @@ class ScalarSummary(Op):
     def infer(values, tag):
         if not (values.dtype.is_numeric or values.dtype.is_bool):
             raise TypeError(f"scalar summary {tag!r} needs a real numeric tensor, got {values.dtype.name}")
-        if values.shape.ndims not in (None, 0):
+        if isinstance(tag, str) and values.shape.ndims not in (None, 0):
             raise ValueError(f"scalar summary {tag!r} needs a scalar, got shape {values.shape}")
+        size = values.shape.num_elements() if values.shape.is_fully_defined() else None
+        if not isinstance(tag, str) and size is not None and size != len(tag):
+            raise ValueError(
+                f"tags and values are not the same shape: {len(tag)} tags, values of shape {values.shape}"
+            )
         return _string_scalar()
 
     def kernel(xp, values, tag):
         values = _on_host(values)
-        if values.shape != ():
+        tags = (tag,) if isinstance(tag, str) else tuple(tag)
+        if values.size != len(tags) or (isinstance(tag, str) and values.shape != ()):
+            expected = [] if isinstance(tag, str) else [len(tags)]
             raise _invalid(
-                f"tags and values are not the same shape: [] != {list(values.shape)} (tag '{tag}')"
+                f"tags and values are not the same shape: {expected} != {list(values.shape)} "
+                f"(tag '{tags[0] if tags else ''}')"
             )
         return _serialized(
-            summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(values))])
+            summary_pb2.Summary(
+                value=[
+                    summary_pb2.Summary.Value(tag=t, simple_value=float(v))
+                    for t, v in zip(tags, values.reshape(-1))
+                ]
+            )
         )
 
 
@@ -335,6 +354,37 @@ class MergeSummary(Op):
         return _serialized(merged)
 
 
+class SetSummaryTags(Op):
+    """A Summary whose tags start with `placeholder` retagged from a string tensor, at run time.
+
+    One tag replaces the placeholder prefix of every value ("?/image/0" -> "t/image/0");
+    as many tags as values replace them one by one, in order.
+    """
+
+    inputs = ("summary", "tags")
+    attrs = {"placeholder": ""}
+    differentiable = False
+    cost = "free"
+
+    def infer(summary, tags, placeholder):
+        for t, what in ((summary, "summary"), (tags, "tags")):
+            if t.dtype != dtypes.string:
+                raise TypeError(f"summary {what} must be a string tensor, got {t.dtype.name} {t.name}")
+        return _string_scalar()
+
+    def kernel(xp, summary, tags, placeholder):
+        raw = _on_host(summary)[()]
+        proto = summary_pb2.Summary.FromString(raw.encode() if isinstance(raw, str) else raw)
+        names = [t.decode() if isinstance(t, bytes) else str(t) for t in _on_host(tags).reshape(-1)]
+        if len(names) not in (1, len(proto.value)):
+            raise _invalid(
+                f"tags and values are not the same shape: {len(names)} tags for {len(proto.value)} values"
+            )
+        for i, value in enumerate(proto.value):
+            value.tag = names[i if len(names) > 1 else 0] + value.tag[len(placeholder) :]
+        return _serialized(proto)
+
+
 # -- the public functions (TF1's tf.summary.*) -------------------------------------------------
 
 _ILLEGAL = re.compile(r"[^-/\w\.]")
@@ -448,3 +498,93 @@ def merge_all(key=GraphKeys.SUMMARIES, scope=None, name=None):
     if not summaries:
         return None
     return merge(summaries, name=name)
+
+
+# -- TF's pre-1.0 names, whose tags are given as they are (no name scope) --------------------
+
+_RUN_TIME_TAG = "?"  # stands for a tag known only at run time, until SetSummaryTags replaces it
+
+
+def _legacy_tags(tags, what: str):
+    """(static tags: a str or a tuple of str, or None; the tags tensor when only known at run time)."""
+    if isinstance(tags, Tensor):
+        value = constant_value(tags)
+        if value is None:
+            if tags.dtype != dtypes.string:
+                raise TypeError(f"{what}: tags must be a string tensor, got {tags.dtype.name} {tags.name}")
+            return None, tags
+        tags = value
+    array = np.asarray(tags, dtype=object)
+    names = [t.decode() if isinstance(t, bytes) else t for t in array.reshape(-1)]
+    if not all(isinstance(t, str) for t in names):
+        raise TypeError(f"{what}: tags must be strings, got {tags!r}")
+    return (names[0] if array.ndim == 0 else tuple(names)), None
+
+
+def _legacy_summary(op_type, tags, inputs, attrs, collections, name, default_name, what):
+    """One summary op named `name` (or `default_name`) with TF's pre-1.0 literal tags."""
+    static, dynamic = _legacy_tags(tags, what)
+    with name_scope(name, default_name, [t for t in inputs if isinstance(t, Tensor)]) as scope:
+        if dynamic is None:
+            if op_type != "ScalarSummary" and not isinstance(static, str):
+                raise ValueError(f"{what} takes one tag, got {len(static)}")
+            summary = build(op_type, inputs, {"tag": static, **attrs}, name=scope)
+        else:
+            tag = _RUN_TIME_TAG
+            if op_type == "ScalarSummary" and dynamic.shape.ndims != 0:
+                known = [t.shape for t in (dynamic, inputs[0]) if t.shape.is_fully_defined()]
+                if not known:
+                    raise ValueError(
+                        f"{what}: run-time tags {dynamic.name} need a known number of tags or values, "
+                        f"got tags {dynamic.shape} and values {inputs[0].shape}"
+                    )
+                tag = (_RUN_TIME_TAG,) * known[0].num_elements()
+            raw = build(op_type, inputs, {"tag": tag, **attrs})
+            summary = build("SetSummaryTags", [raw, dynamic], {"placeholder": _RUN_TIME_TAG}, name=scope)
+    for key in [GraphKeys.SUMMARIES] if collections is None else collections:
+        add_to_collection(key, summary)
+    return summary
+
+
+@api_function("scalar_summary")
+def scalar_summary(tags, values, collections=None, name=None):
+    """TF's pre-1.0 scalar summary: one value per tag, tags used as given (no name scope).
+
+    >>> tf.scalar_summary("loss", loss)
+    >>> tf.scalar_summary(["train/acc", "train/loss"], tf.stack([acc, loss]))
+    >>> tf.scalar_summary(tag_placeholder, loss)          # a string tensor: tags known at run time
+    """
+    values = convert_to_tensor(values)
+    return _legacy_summary(
+        "ScalarSummary", tags, [values], {}, collections, name, "ScalarSummary", "scalar_summary"
+    )
+
+
+@api_function("histogram_summary")
+def histogram_summary(tag, values, collections=None, name=None):
+    """TF's pre-1.0 histogram summary: `tag` (a str or a scalar string tensor) used as given."""
+    values = convert_to_tensor(values)
+    return _legacy_summary(
+        "HistogramSummary", tag, [values], {}, collections, name, "HistogramSummary", "histogram_summary"
+    )
+
+
+@api_function("image_summary")
+def image_summary(tag, tensor, max_images=3, collections=None, name=None):
+    """TF's pre-1.0 image summary: tags "<tag>/image/<i>" from `tag` (a str or a string tensor)."""
+    tensor = convert_to_tensor(tensor)
+    attrs = {"max_images": int(max_images)}
+    return _legacy_summary(
+        "ImageSummary", tag, [tensor], attrs, collections, name, "ImageSummary", "image_summary"
+    )
+
+
+@api_function("audio_summary")
+def audio_summary(tag, tensor, sample_rate, max_outputs=3, collections=None, name=None):
+    """TF's pre-1.0 audio summary: tags "<tag>/audio/<i>" from `tag` (a str or a string tensor)."""
+    tensor = convert_to_tensor(tensor)
+    rate = convert_to_tensor(sample_rate, dtype=dtypes.float32)
+    attrs = {"max_outputs": int(max_outputs)}
+    return _legacy_summary(
+        "AudioSummaryV2", tag, [tensor, rate], attrs, collections, name, "AudioSummary", "audio_summary"
+    )

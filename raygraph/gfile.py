@@ -83,6 +83,24 @@ def _filesystem(path):
         ) from None
 
 
+def local_path(path) -> str | None:
+    """The local file system path `path` names ("file:///a/b" -> "/a/b"), or None for a remote URL.
+
+    >>> local_path("ckpt/model"), local_path("file:///tmp/ckpt"), local_path("gs://b/ckpt")
+    ('ckpt/model', '/tmp/ckpt', None)
+
+    Code that needs an OS path (atomic renames, memory maps) asks this first and goes
+    through fsspec only for the URLs it returns None for.
+    """
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = path.decode()
+    if not _has_scheme(path):
+        return path
+    fs, p = _filesystem(path)
+    return p if _is_local(fs) else None
+
+
 def _is_local(fs) -> bool:
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocols

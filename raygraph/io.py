@@ -48,17 +48,20 @@ It is parsed line by line; it is written atomically too.
 
 This module is also `tf.io`, for `tf.io.gfile` (TensorFlow's file API; see
 raygraph.gfile), TFRecord files (raygraph.tfrecord) and the parsing ops
-(`tf.io.parse_example`, `decode_raw`...; ops.parsing). The checkpoint code here
-uses local files only.
+(`tf.io.parse_example`, `decode_raw`...; ops.parsing). Checkpoint paths may be
+URLs too (raygraph.gfile, on fsspec: "gs://bucket/ckpt/model", "memory://ckpt"): a
+write goes up in one piece when complete, and a read opens a local copy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import re
+import tempfile
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping
@@ -68,6 +71,7 @@ import safetensors
 import safetensors.numpy
 
 from raygraph import errors
+from raygraph import gfile as _gfile
 from raygraph.gfile import io_gfile as gfile  # noqa: F401 - tf.io.gfile
 
 __all__ = [
@@ -137,8 +141,15 @@ def atomic_write(path: str) -> Iterator:
 
     The data goes to a temporary file in the same directory, flushed and fsynced,
     then `os.replace`d over `path`. On an exception the temporary file is removed
-    and `path` is untouched.
+    and `path` is untouched. A remote URL ("gs://...", "memory://...") is written
+    through fsspec in one piece when the block ends: object stores replace an object
+    whole, and nothing is written if the block raises.
     """
+    local = _gfile.local_path(path)
+    if local is None:
+        yield from _remote_write(path)
+        return
+    path = local
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(
@@ -205,6 +216,13 @@ def _alive(pid: int) -> bool:
     except OSError:  # another user's process
         return True
     return True
+
+
+def _remote_write(path: str) -> Iterator:
+    buffer = io.BytesIO()
+    yield buffer
+    with _gfile.GFile(path, "wb") as f:
+        f.write(buffer.getvalue())
 
 
 def _fsync_directory(directory: str) -> None:
@@ -295,18 +313,21 @@ class CheckpointFile:
 
     def __init__(self, path: str):
         self.path = path
-        if not os.path.isfile(path):
-            what = "is not a file" if os.path.exists(path) else "does not exist"
-            raise errors.NotFoundError(None, None, f"Checkpoint file {path} {what}")
         with contextlib.ExitStack() as stack:
+            local = _gfile.local_path(path)
+            if local is None:  # a URL: read from a local copy, deleted on close
+                local = stack.enter_context(_local_copy(path))
+            elif not os.path.isfile(local):
+                what = "is not a file" if os.path.exists(local) else "does not exist"
+                raise errors.NotFoundError(None, None, f"Checkpoint file {path} {what}")
             with _failures_as_data_loss(path, "not a valid safetensors file"):
                 self._file = stack.enter_context(
-                    safetensors.safe_open(path, framework="numpy", backend="pread")
+                    safetensors.safe_open(local, framework="numpy", backend="pread")
                 )
                 metadata = self._file.metadata() or {}
                 specs = {name: self._file.get_slice(name) for name in self._file.keys()}
                 specs = {name: (s.get_dtype(), tuple(s.get_shape())) for name, s in specs.items()}
-            _reject_duplicate_keys(path)
+            _reject_duplicate_keys(local, path)
             self._entries = _entries(specs, metadata, path)
             self._closer = stack.pop_all()
 
@@ -348,9 +369,21 @@ class CheckpointFile:
         return array
 
 
-def _reject_duplicate_keys(path: str) -> None:
+@contextlib.contextmanager
+def _local_copy(url: str) -> Iterator[str]:
+    """A local temporary copy of the file at `url`, removed afterwards."""
+    if not _gfile.exists(url) or _gfile.isdir(url):
+        what = "is not a file" if _gfile.exists(url) else "does not exist"
+        raise errors.NotFoundError(None, None, f"Checkpoint file {url} {what}")
+    with tempfile.TemporaryDirectory(prefix="raygraph-ckpt-") as tmp:
+        local = os.path.join(tmp, "checkpoint" + CHECKPOINT_SUFFIX)
+        _gfile.copy(url, local)
+        yield local
+
+
+def _reject_duplicate_keys(path: str, shown: str | None = None) -> None:
     """Parses the header again: safetensors keeps the last of two entries with one name."""
-    with _failures_as_data_loss(path, "bad header"), open(path, "rb") as f:
+    with _failures_as_data_loss(shown or path, "bad header"), open(path, "rb") as f:
         length = int.from_bytes(f.read(8), "little")
         json.loads(f.read(min(length, _MAX_HEADER_BYTES)), object_pairs_hook=_reject_duplicates)
 
@@ -540,11 +573,18 @@ def format_checkpoint_state(state: CheckpointState) -> str:
 
 
 def read_checkpoint_state(path: str) -> CheckpointState | None:
-    """The state file at `path`, or None when there is none."""
+    """The state file at `path` (a local path or a URL), or None when there is none."""
+    local = _gfile.local_path(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_STATE_FILE_BYTES + 1)
-    except (FileNotFoundError, NotADirectoryError):
+        if local is None:
+            if not _gfile.exists(path) or _gfile.isdir(path):
+                return None
+            with _gfile.GFile(path, "rb") as f:
+                raw = f.read(MAX_STATE_FILE_BYTES + 1)
+        else:
+            with open(local, "rb") as f:
+                raw = f.read(MAX_STATE_FILE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError, errors.NotFoundError):
         return None
     if len(raw) > MAX_STATE_FILE_BYTES:
         raise errors.DataLossError(

@@ -132,6 +132,16 @@ class RunMetadata:
 # -- default session -----------------------------------------------------------
 
 _local = threading.local()
+_open: weakref.WeakSet = weakref.WeakSet()  # sessions not yet closed (weakly: a dropped one closes itself)
+
+
+def open_sessions() -> list:
+    """The Sessions of this process that are not closed (for leak checks: notebooks, tests).
+
+    A Session nobody refers to any more is closed by the garbage collector (at once,
+    as a Session holds no reference cycles), so it leaves this list without `close()`.
+    """
+    return list(_open)
 
 
 def _session_stack() -> list:
@@ -272,6 +282,7 @@ class Session:
         )
         self._closed = False
         _open_sessions.setdefault(target, weakref.WeakSet()).add(self)
+        _open.add(self)
         self._last_version = None
         self._grew: deque[bool] = deque(maxlen=_GROWTH_WINDOW)  # per recent run: the graph grew before it
         self._warned_growth = False
@@ -282,6 +293,7 @@ class Session:
         """Frees this session's variables and plans on the device actors."""
         if not self._closed:
             self._closed = True
+            _open.discard(self)
             self._scheduler.close()
 
     @classmethod
@@ -459,17 +471,34 @@ def _client_for(target: str):
 
 
 class InteractiveSession(Session):
-    """A Session that makes itself the default on creation, for shells and notebooks."""
+    """A Session that makes itself the default on creation, for shells and notebooks.
+
+    >>> sess = tf.InteractiveSession()
+    >>> tf.constant(2.0).eval()
+    2.0
+
+    It stays the default session of its thread until `close()`. Creating one closes
+    any earlier InteractiveSession of the same graph that is still open: a notebook
+    cell that makes `sess = tf.InteractiveSession()` can run again and again without
+    piling up sessions that each hold their variables (TF1 only warned and kept them).
+    """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config: ConfigProto | None = None):
         super().__init__(target, graph, config)
-        self._default = self.as_default()
-        self._default.__enter__()
+        for earlier in [s for s in _session_stack() if isinstance(s, InteractiveSession)]:
+            if earlier.graph is self.graph:
+                earlier.close()
+        self._stack = _session_stack()
+        self._stack.append(self)
 
     def close(self) -> None:
-        if not self._closed and getattr(self, "_default", None) is not None:
-            with contextlib.suppress(Exception):
-                self._default.__exit__(None, None, None)
+        stack = getattr(self, "_stack", None)
+        if stack is not None:
+            for i in range(len(stack) - 1, -1, -1):  # this session's entry, wherever it is now
+                if stack[i] is self:
+                    del stack[i]
+                    break
+            self._stack = None
         super().close()
 
 

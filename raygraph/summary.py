@@ -14,32 +14,42 @@ The summary ops (`scalar`, `histogram`, `image`, `audio`, `text`, `tensor_summar
 devices and return serialized `Summary` protos. `FileWriter` writes `Event` protos
 through TensorBoard's own `EventFileWriter` (a background thread, a queue of
 `max_queue` events, a flush every `flush_secs`); nothing here frames records by
-hand. `tf.Summary`, `tf.Event` and friends are TensorBoard's copies of TF's protos,
+hand. The event file is opened through raygraph.gfile, so a logdir may be any
+fsspec URL (memory://, gs://, s3://), and TensorFlow is never imported. `tf.Summary`, `tf.Event` and friends are TensorBoard's copies of TF's protos,
 so summaries built by hand work as in TF1:
 
     writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="acc", simple_value=0.9)]), step)
 
-FileWriter state: the open EventFileWriter (None once closed; `reopen` makes a new
-one, and a new event file, in the same directory), and the tags whose plugin
-metadata was already written (TF writes a tag's metadata only with its first
-value, and so does this writer).
+FileWriter state: a `_SharedWriter` holding the open EventFileWriter (None once
+closed; `reopen` makes a new one, and a new event file, in the same directory),
+shared by the FileWriters of one session and logdir when made with `session=`;
+the tags whose plugin metadata was already written (TF writes a tag's metadata
+only with its first value, and so does this writer); the run-metadata tags used.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import os
+import socket
 import threading
 import time
+import warnings
+import weakref
 
 from tensorboard.compat.proto import (
     config_pb2,
     event_pb2,
     graph_pb2,
+    meta_graph_pb2,
     step_stats_pb2,
     summary_pb2,
 )
 
 import ops as _ops
 from ops import registry as _registry
+from raygraph import gfile
 from raygraph import graph as _graph
 from raygraph import graph_def as _graph_def  # also installs Graph.as_graph_def
 
@@ -56,12 +66,89 @@ SessionLog = event_pb2.SessionLog
 TaggedRunMetadata = event_pb2.TaggedRunMetadata
 
 
+@functools.cache
+def _event_file_writer():
+    """The class of the event files FileWriter writes, made on first use: importing
+    tensorboard's writer imports boto3 and friends (~0.15 s), which a program that
+    writes no summaries should not wait for."""
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter, _AsyncWriter
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    class _EventFileWriter(EventFileWriter):
+        """TensorBoard's EventFileWriter, with its directory and file made through raygraph.gfile.
+
+        TensorBoard's own opens them through `tensorboard.compat.tf`, which is TensorFlow
+        itself when TensorFlow is installed (seconds to import, and no memory:// or
+        other fsspec paths); this one takes any path raygraph.gfile takes. The records,
+        the queue and the flushing thread are TensorBoard's.
+        """
+
+        def __init__(self, logdir: str, max_queue_size: int, flush_secs: float, filename_suffix: str):
+            self._logdir = logdir
+            gfile.makedirs(logdir)
+            name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_file_ids)}"
+            self._file_name = gfile.join(logdir, name) + filename_suffix
+            self._general_file_writer = gfile.GFile(self._file_name, "wb")
+            self._async_writer = _AsyncWriter(
+                RecordWriter(self._general_file_writer), max_queue_size, flush_secs
+            )
+            self.add_event(
+                event_pb2.Event(
+                    wall_time=time.time(),
+                    file_version="brain.Event:2",
+                    source_metadata=event_pb2.SourceMetadata(writer="raygraph.summary.FileWriter"),
+                )
+            )
+            self.flush()
+
+    return _EventFileWriter
+
+
+_file_ids = itertools.count()
+
+
+class _SharedWriter:
+    """The event file that every FileWriter(session=sess) of one session and logdir writes to.
+
+    TF's `FileWriter(session=...)` writes through a writer resource in the session,
+    shared by every such FileWriter with that session and logdir: closing one closes
+    it for all, and `reopen` opens a new file for all.
+    """
+
+    def __init__(self, open_file):
+        self._open_file = open_file
+        self.writer = open_file()
+
+    def reopen(self) -> None:
+        if self.writer is None:
+            self.writer = self._open_file()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+_session_writers: weakref.WeakKeyDictionary = (
+    weakref.WeakKeyDictionary()
+)  # session -> {logdir: _SharedWriter}
+_session_writers_lock = threading.Lock()
+
+
 class FileWriter:
-    """Writes summaries, graphs and run metadata to an event file in `logdir`.
+    """Writes summaries, graphs, meta graphs and run metadata to an event file in `logdir`.
 
     >>> writer = tf.summary.FileWriter("logs/train", sess.graph)
     >>> writer.add_summary(sess.run(merged), global_step=10)
     >>> writer.close()
+
+    `logdir` is a local path or any URL raygraph.gfile takes ("memory://runs/1",
+    "gs://bucket/runs/1" with gcsfs). A `graph` (or `graph_def`) given here is written
+    as a GraphDef and as a MetaGraphDef, as TF does. With `session`, every
+    FileWriter of that session and logdir shares one event file (suffix ".v2" unless
+    `filename_suffix` says otherwise), as TF's session-backed FileWriter does; the
+    events are still written from this process. After `close()`, adding is a no-op
+    with a warning until `reopen()`.
     """
 
     def __init__(
@@ -74,41 +161,44 @@ class FileWriter:
         filename_suffix: str | None = None,
         session=None,
     ):
-        if session is not None:
-            raise NotImplementedError(
-                "FileWriter(session=...) writes through TF2's summary ops; raygraph's FileWriter "
-                "writes from the driver: leave session out."
-            )
-        self._logdir = str(logdir)
-        self._options = (max_queue, flush_secs, filename_suffix or "")
+        self._logdir = os.fspath(logdir)
         self._seen_tags: set[str] = set()
+        self._run_tags: set[str] = set()
         self._lock = threading.Lock()
-        self._writer = self._open()
+        self._closed = False
+        if session is None:
+            suffix = filename_suffix or ""
+            self._shared = _SharedWriter(
+                lambda: _event_file_writer()(self._logdir, max_queue, flush_secs, suffix)
+            )
+        else:
+            suffix = ".v2" if filename_suffix is None else filename_suffix
+            self._shared = _writer_of_session(session, self._logdir, max_queue, flush_secs, suffix)
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
-
-    def _open(self):
-        # imported here: tensorboard's writer imports boto3 and friends (~0.15 s), which a
-        # program that writes no summaries should not wait for
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-        max_queue, flush_secs, suffix = self._options
-        return EventFileWriter(
-            self._logdir, max_queue_size=max_queue, flush_secs=flush_secs, filename_suffix=suffix
-        )
+            self.add_meta_graph(_meta_graph_of(graph, graph_def))
 
     def get_logdir(self) -> str:
         """The directory this writer writes event files into."""
         return self._logdir
+
+    def _warn_if_closed(self) -> bool:
+        if self._closed or self._shared.writer is None:
+            warnings.warn(
+                "Attempting to use a closed FileWriter. The operation will be a noop unless the "
+                "FileWriter is explicitly reopened.",
+                stacklevel=3,
+            )
+            return True
+        return False
 
     def add_event(self, event: event_pb2.Event) -> None:
         """Writes one Event proto (its wall_time is set to now when it has none)."""
         if not event.wall_time:
             event.wall_time = time.time()
         with self._lock:
-            if self._writer is None:
-                raise RuntimeError(f"FileWriter for {self._logdir!r} is closed; call reopen() first")
-            self._writer.add_event(event)
+            if not self._warn_if_closed():
+                self._shared.writer.add_event(event)
 
     def add_summary(self, summary, global_step: int | None = None) -> None:
         """Writes a Summary: a proto, or the bytes a summary op returned from `sess.run`."""
@@ -135,18 +225,26 @@ class FileWriter:
         """Writes a Graph (as a GraphDef with output shapes) or a GraphDef, for TensorBoard's graph tab."""
         if graph is not None and graph_def is not None:
             raise ValueError("Please pass only graph, or graph_def (deprecated), but not both.")
-        if graph is not None:
-            graph_def = _graph_def.graph_def(
-                graph, add_shapes=True, max_const_bytes=_graph_def.MAX_CONST_BYTES
-            )
-        if graph_def is None:
-            raise ValueError("add_graph needs a graph or a graph_def")
-        if not isinstance(graph_def, graph_pb2.GraphDef):
-            raise TypeError(f"graph_def must be a GraphDef, got {type(graph_def)}")
+        graph_def = _graph_def_of(graph if graph is not None else graph_def)
         self._add(event_pb2.Event(graph_def=graph_def.SerializeToString()), global_step)
 
+    def add_meta_graph(self, meta_graph_def, global_step: int | None = None) -> None:
+        """Writes a MetaGraphDef (what `tf.train.export_meta_graph` returns), as TF's FileWriter does.
+
+        >>> writer.add_meta_graph(tf.train.export_meta_graph(), global_step=0)
+        """
+        if not isinstance(meta_graph_def, meta_graph_pb2.MetaGraphDef):
+            raise TypeError(f"meta_graph_def must be type MetaGraphDef, saw type: {type(meta_graph_def)}")
+        self._add(event_pb2.Event(meta_graph_def=meta_graph_def.SerializeToString()), global_step)
+
     def add_run_metadata(self, run_metadata, tag: str, global_step: int | None = None) -> None:
-        """Writes a traced run's step stats (a tf.RunMetadata) under `tag`, for the graph tab."""
+        """Writes a traced run's step stats (a tf.RunMetadata) under `tag`, for the graph tab.
+
+        A tag may be used once per writer (ValueError otherwise), as in TF.
+        """
+        if tag in self._run_tags:
+            raise ValueError("The provided tag was already used for this event type")
+        self._run_tags.add(tag)
         proto = run_metadata_proto(run_metadata)
         tagged = event_pb2.TaggedRunMetadata(tag=tag, run_metadata=proto.SerializeToString())
         self._add(event_pb2.Event(tagged_run_metadata=tagged), global_step)
@@ -156,34 +254,77 @@ class FileWriter:
         self._add(event_pb2.Event(session_log=session_log), global_step)
 
     def _add(self, event: event_pb2.Event, global_step: int | None) -> None:
+        event.wall_time = time.time()
         if global_step is not None:
             event.step = int(global_step)
         self.add_event(event)
 
     def flush(self) -> None:
-        """Writes every queued event to disk."""
+        """Writes every queued event to the file (a no-op with a warning once closed)."""
         with self._lock:
-            if self._writer is not None:
-                self._writer.flush()
+            if not self._warn_if_closed():
+                self._shared.writer.flush()
 
     def close(self) -> None:
         """Flushes and closes the event file; `reopen()` starts a new one."""
         with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            self._shared.close()
+            self._closed = True
 
     def reopen(self) -> None:
         """Opens a new event file in the same directory after `close()` (no-op while open)."""
         with self._lock:
-            if self._writer is None:
-                self._writer = self._open()
+            self._shared.reopen()
+            self._closed = False
 
     def __enter__(self) -> FileWriter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _writer_of_session(session, logdir: str, max_queue, flush_secs, suffix: str) -> _SharedWriter:
+    """The event file shared by the FileWriters of `session` and `logdir` (made on first use)."""
+    if not (hasattr(session, "run") and hasattr(session, "graph")):
+        raise TypeError(f"FileWriter's session must be a tf.Session, got {type(session)}")
+    with _session_writers_lock:
+        writers = _session_writers.setdefault(session, {})
+        shared = writers.get(logdir)
+        if shared is None:
+            shared = writers[logdir] = _SharedWriter(
+                lambda: _event_file_writer()(logdir, max_queue, flush_secs, suffix)
+            )
+        shared.reopen()  # TF's init op: a closed shared writer opens again
+        return shared
+
+
+def _graph_def_of(graph_or_graph_def) -> graph_pb2.GraphDef:
+    if isinstance(graph_or_graph_def, _graph.Graph):
+        return _graph_def.graph_def(
+            graph_or_graph_def, add_shapes=True, max_const_bytes=_graph_def.MAX_CONST_BYTES
+        )
+    if isinstance(graph_or_graph_def, graph_pb2.GraphDef):
+        return graph_or_graph_def
+    raise TypeError(
+        f"The passed graph must be an instance of `Graph` or the deprecated `GraphDef`, "
+        f"got {type(graph_or_graph_def)}"
+    )
+
+
+def _meta_graph_of(graph, graph_def) -> meta_graph_pb2.MetaGraphDef:
+    """The MetaGraphDef TF's FileWriter writes beside the graph: its GraphDef and collections.
+
+    TF takes the collections of the default graph; a Graph given here is used
+    instead (the same graph in the usual `FileWriter(logdir, sess.graph)`).
+    """
+    from raygraph import meta_graph  # user API: imported when a graph is written
+
+    source = graph if graph is not None else graph_def
+    as_graph = source if isinstance(source, _graph.Graph) else None
+    with warnings.catch_warnings():  # collections of Python objects are left out, as TF does
+        warnings.simplefilter("ignore")
+        return meta_graph.export_meta_graph(graph_def=_graph_def_of(source), graph=as_graph)
 
 
 def run_metadata_proto(run_metadata) -> config_pb2.RunMetadata:

@@ -20,6 +20,9 @@ How it works:
   so a save killed at any point leaves the previous checkpoint readable; the
   temporary files such a save leaves are removed by the next save to that prefix
   (restore never reads them).
+- Paths may be URLs ("gs://bucket/ckpt/model", "memory://ckpt/model"): directories,
+  files, the state file and deletions go through raygraph.gfile (fsspec), never
+  through `os` functions that would make a local directory named "gs:".
 - `restore` checks the checkpoint's header against the variables (missing name:
   NotFoundError; shape or dtype differs: InvalidArgumentError; each names the
   variable and the file) before reading any data, then feeds every value to the
@@ -42,7 +45,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ops import api
-from raygraph import dtypes, errors, io
+from raygraph import dtypes, errors, gfile, io
 from raygraph.graph import Tensor
 from raygraph.io import CheckpointState
 from raygraph.shapes import format_shape
@@ -400,7 +403,7 @@ class Saver:
         if write_state:
             _state_file(save_dir, latest_filename, prefix)  # fails before anything is written
         if save_dir:
-            os.makedirs(save_dir, exist_ok=True)
+            gfile.makedirs(save_dir)
         _remove_stale_temp_files(save_path, latest_filename if write_state else None)
         io.write_checkpoint(prefix + io.CHECKPOINT_SUFFIX, values)
         if write_state:
@@ -440,7 +443,7 @@ class Saver:
                 continue
             try:
                 remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix)
-            except OSError as e:
+            except (OSError, errors.OpError) as e:
                 warnings.warn(
                     f"Ignoring: could not delete old checkpoint {prefix}: {e}", RuntimeWarning, stacklevel=3
                 )
@@ -690,8 +693,12 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None) -> str | None:
 
 
 def checkpoint_exists(checkpoint_prefix) -> bool:
-    """Whether a checkpoint file exists for `checkpoint_prefix`."""
-    return os.path.isfile(_checkpoint_file(checkpoint_prefix))
+    """Whether a checkpoint file exists for `checkpoint_prefix` (a local path or a URL)."""
+    path = _checkpoint_file(checkpoint_prefix)
+    local = gfile.local_path(path)
+    if local is not None:
+        return os.path.isfile(local)
+    return gfile.exists(path) and not gfile.isdir(path)
 
 
 def get_checkpoint_mtimes(checkpoint_prefixes) -> list[float]:
@@ -699,8 +706,8 @@ def get_checkpoint_mtimes(checkpoint_prefixes) -> list[float]:
     mtimes = []
     for prefix in checkpoint_prefixes:
         try:
-            mtimes.append(os.stat(_checkpoint_file(prefix)).st_mtime)
-        except OSError:
+            mtimes.append(gfile.stat(_checkpoint_file(prefix)).mtime_nsec / 1e9)
+        except (OSError, errors.NotFoundError):
             continue
     return mtimes
 
@@ -709,8 +716,8 @@ def remove_checkpoint(checkpoint_prefix, checkpoint_format_version=2, meta_graph
     """Deletes a checkpoint's files (and a `.meta` file beside it, if any)."""
     for path in (_checkpoint_file(checkpoint_prefix), f"{os.fspath(checkpoint_prefix)}.{meta_graph_suffix}"):
         try:
-            os.remove(path)
-        except FileNotFoundError:
+            gfile.remove(path)
+        except errors.NotFoundError:
             pass
 
 
@@ -763,7 +770,7 @@ def load_checkpoint(ckpt_dir_or_file) -> CheckpointReader:
 
 def _checkpoint_prefix(ckpt_dir_or_file) -> str:
     path = os.fspath(ckpt_dir_or_file)
-    if os.path.isdir(path):
+    if gfile.isdir(path):
         latest = latest_checkpoint(path)
         if latest is None:
             raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given directory {path}")

@@ -9,5 +9,6 @@ TESTED_ELSEWHERE = {
         "AudioSummaryV2",
         "TensorSummaryV2",
         "MergeSummary",
+        "SetSummaryTags",
     )
 }

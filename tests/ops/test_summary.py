@@ -149,3 +149,43 @@ def test_merge_of_a_repeated_tag_is_an_invalid_argument():
     merged = tf.summary.merge([a, a])
     with pytest.raises(tf.errors.InvalidArgumentError, match="Duplicate tag a"):
         run_summary(merged)
+
+
+# -- TF's pre-1.0 functions: tags as given, as strings, lists or string tensors ----------------
+
+
+def test_pre_1_0_scalar_summary_uses_its_tags_as_given():
+    with tf.name_scope("outer"):
+        s = tf.scalar_summary("loss", tf.constant(2.0))
+        pair = tf.scalar_summary(["a", "b"], tf.constant([1.0, 2.0]), name="pair")
+    assert s.op.name == "outer/ScalarSummary" and pair.op.name == "outer/pair"
+    assert [(v.tag, v.simple_value) for v in run_summary(s).value] == [("loss", 2.0)]
+    assert [(v.tag, v.simple_value) for v in run_summary(pair).value] == [("a", 1.0), ("b", 2.0)]
+    assert s in tf.get_collection(tf.GraphKeys.SUMMARIES)
+    with pytest.raises(ValueError, match="tags and values are not the same shape"):
+        tf.scalar_summary(["a", "b", "c"], tf.constant([1.0, 2.0]))
+
+
+def test_pre_1_0_summaries_take_run_time_tags_from_a_string_tensor():
+    tag = tf.placeholder(tf.string, [])
+    tags = tf.placeholder(tf.string, [2])
+    scalar = tf.scalar_summary(tags, tf.constant([3.0, 4.0]))
+    images = tf.image_summary(tag, tf.zeros([2, 2, 2, 1]), max_images=2)
+    histo = tf.histogram_summary(tag, tf.constant([1.0, 2.0]))
+    audio = tf.audio_summary(tag, tf.zeros([1, 8]), 8000, max_outputs=1)
+    assert scalar.op.type == "SetSummaryTags"
+    feed = {tag: "run/t", tags: ["x", "y"]}
+    assert [v.tag for v in run_summary(scalar, feed).value] == ["x", "y"]
+    assert [v.tag for v in run_summary(images, feed).value] == ["run/t/image/0", "run/t/image/1"]
+    assert [v.tag for v in run_summary(histo, feed).value] == ["run/t"]
+    assert [v.tag for v in run_summary(audio, feed).value] == ["run/t/audio"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tags and values are not the same shape"):
+        run_summary(tf.scalar_summary(tf.placeholder_with_default(["a", "b", "c"], [None]), [1.0, 2.0]))
+    with pytest.raises(TypeError, match="string tensor"):
+        tf.histogram_summary(tf.placeholder(tf.int32, []), [1.0])
+
+
+def test_a_constant_tag_tensor_is_read_when_the_graph_is_built():
+    s = tf.histogram_summary(tf.constant("h"), tf.constant([1.0]))
+    assert s.op.type == "HistogramSummary" and s.op.get_attr("tag") == "h"
+    assert tf.get_default_graph().as_graph_def().node  # a tuple or str tag attr serializes

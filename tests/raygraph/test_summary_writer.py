@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader, LegacyEventFileLoader
 
 import raygraph as tf
 
@@ -74,8 +74,8 @@ def test_close_then_reopen_starts_a_new_event_file(tmp_path):
     writer = tf.summary.FileWriter(tmp_path, filename_suffix=".rg")
     writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="a", simple_value=1.0)]), 1)
     writer.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        writer.add_summary(tf.Summary(), 2)
+    with pytest.warns(UserWarning, match="closed FileWriter"):
+        writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="a", simple_value=9.0)]), 2)
     writer.reopen()
     writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="a", simple_value=2.0)]), 2)
     writer.flush()
@@ -109,11 +109,6 @@ def test_file_writer_cache_shares_one_writer_per_directory(tmp_path):
     tf.summary.FileWriterCache.clear()
 
 
-def test_file_writer_session_argument_is_refused(tmp_path):
-    with pytest.raises(NotImplementedError, match="session"):
-        tf.summary.FileWriter(tmp_path, session=object())
-
-
 def test_as_graph_def_names_scopes_inputs_devices_and_attrs():
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     with tf.device("/cpu:0"), tf.name_scope("layer"):
@@ -136,3 +131,107 @@ def test_as_graph_def_names_scopes_inputs_devices_and_attrs():
     version = tf.get_default_graph().version
     tf.constant(1.0, name="late")
     assert [n.name for n in tf.get_default_graph().as_graph_def(from_version=version).node] == ["late"]
+
+
+# -- meta graphs, session=, fsspec logdirs, no TensorFlow ------------------------------------
+
+
+def test_a_graph_given_to_the_writer_is_written_as_graph_def_and_meta_graph(tmp_path):
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    tf.add_to_collection("outputs", tf.identity(x * 2.0, name="y"))
+    with tf.summary.FileWriter(tmp_path, tf.get_default_graph()):
+        pass
+    got = events(tmp_path)
+    metas = [e for e in got if e.HasField("meta_graph_def")]
+    assert [e.HasField("graph_def") for e in got].count(True) == 1 and len(metas) == 1
+    meta = tf.MetaGraphDef.FromString(metas[0].meta_graph_def)
+    assert "y" in [n.name for n in meta.graph_def.node]
+    assert list(meta.collection_def["outputs"].node_list.value) == ["y:0"]
+    acc = accumulate(tmp_path)
+    assert acc.Tags()["meta_graph"] and "y" in [n.name for n in acc.MetaGraph().graph_def.node]
+
+
+def test_add_meta_graph_writes_what_import_meta_graph_reads(tmp_path):
+    w = tf.Variable([[1.0, 2.0]], name="w")
+    tf.matmul(w, w, transpose_b=True, name="out")
+    meta = tf.train.export_meta_graph()
+    with tf.summary.FileWriter(tmp_path) as writer:
+        writer.add_meta_graph(meta, global_step=3)
+        with pytest.raises(TypeError, match="MetaGraphDef"):
+            writer.add_meta_graph(meta.graph_def)
+    (event,) = [e for e in events(tmp_path) if e.HasField("meta_graph_def")]
+    assert event.step == 3
+    with tf.Graph().as_default() as g:
+        tf.train.import_meta_graph(tf.MetaGraphDef.FromString(event.meta_graph_def))
+        assert g.get_tensor_by_name("out:0").shape.as_list() == [1, 1]
+        assert [v.op.name for v in tf.global_variables()] == ["w"]
+
+
+def test_a_run_metadata_tag_is_used_once(tmp_path):
+    md = tf.RunMetadata()
+    with tf.summary.FileWriter(tmp_path) as writer:
+        writer.add_run_metadata(md, "step1")
+        with pytest.raises(ValueError, match="already used"):
+            writer.add_run_metadata(md, "step1")
+
+
+def test_file_writers_of_one_session_and_logdir_share_an_event_file(tmp_path):
+    tf.constant(1.0, name="c")
+    with tf.Session("local") as sess:
+        a = tf.summary.FileWriter(tmp_path, sess.graph, session=sess)
+        b = tf.summary.FileWriter(tmp_path, session=sess)
+        a.add_summary(tf.Summary(value=[tf.Summary.Value(tag="a", simple_value=1.0)]), 1)
+        b.add_summary(tf.Summary(value=[tf.Summary.Value(tag="b", simple_value=2.0)]), 1)
+        b.close()  # closes the shared file for a too, as TF's shared writer resource does
+        with pytest.warns(UserWarning, match="closed FileWriter"):
+            a.add_summary(tf.Summary(value=[tf.Summary.Value(tag="a", simple_value=3.0)]), 2)
+        with tf.Session("local") as other:
+            tf.summary.FileWriter(tmp_path, session=other).close()
+    files = sorted(glob.glob(os.path.join(tmp_path, "events.out.tfevents.*")))
+    assert len(files) == 2 and all(f.endswith(".v2") for f in files)
+    acc = accumulate(tmp_path)
+    assert acc.Tags()["graph"] and sorted(acc.Tags()["scalars"]) == ["a", "b"]
+    assert [e.value for e in acc.Scalars("a")] == [1.0]
+    with pytest.raises(TypeError, match="Session"):
+        tf.summary.FileWriter(tmp_path, session="not a session")
+
+
+def test_file_writer_writes_to_an_fsspec_memory_logdir():
+    fsspec = pytest.importorskip("fsspec")
+    logdir = "memory://rg-summary-test/run1"
+    tf.summary.scalar("s", tf.constant(4.0))
+    merged = tf.summary.merge_all()
+    try:
+        with tf.Session("local") as sess, tf.summary.FileWriter(logdir, sess.graph) as writer:
+            writer.add_summary(sess.run(merged), 5)
+        fs = fsspec.filesystem("memory")
+        (path,) = fs.glob("/rg-summary-test/run1/events.out.tfevents.*")
+        local = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"rg-{os.getpid()}.tfevents")
+        fs.get_file(path, local)
+        got = list(LegacyEventFileLoader(local).Load())
+        os.remove(local)
+        values = [
+            (e.step, v.tag, v.simple_value) for e in got if e.HasField("summary") for v in e.summary.value
+        ]
+        assert values == [(5, "s", 4.0)]
+        assert any(e.HasField("graph_def") for e in got) and any(e.HasField("meta_graph_def") for e in got)
+        assert not os.path.exists("memory:")
+    finally:
+        fsspec.filesystem("memory").rm("/rg-summary-test", recursive=True)
+
+
+def test_writing_events_does_not_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, raygraph as tf\n"
+        f"w = tf.summary.FileWriter({str(tmp_path)!r}, tf.get_default_graph())\n"
+        "w.add_summary(tf.Summary(value=[tf.Summary.Value(tag='a', simple_value=1.0)]), 1)\n"
+        "w.close()\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "False"
+    assert [e.value for e in accumulate(tmp_path).Scalars("a")] == [1.0]
