@@ -164,6 +164,15 @@ def disable_v2_behavior() -> None:
     """Does nothing: raygraph has TensorFlow 1.x behaviour (kept for tf.compat.v1 programs)."""
 
 
+def disable_resource_variables() -> None:
+    """Does nothing: raygraph's variables behave as TF1's reference variables (a fetch of a
+    variable that the run updates shows the update)."""
+
+
+def enable_resource_variables() -> None:
+    """Does nothing (kept for tf.compat.v1 programs); see disable_resource_variables."""
+
+
 def executing_eagerly() -> bool:
     """Always False: ops build a graph; values come from Session.run."""
     return False

@@ -28,6 +28,7 @@ CORE = {
     "raygraph.errors",
     "raygraph.device",
     "raygraph.func_graph",
+    "raygraph.version",  # version strings (tf.__version__, tf.__git_version__): imports only platform
     "raygraph.example",  # tf.train.Example's protobuf classes: the parsing kernels read them
     "raygraph.gfile",  # file access (fsspec): readers and tf.data's sources open files
     "raygraph.tfrecord",  # the TFRecord format: readers and TFRecordDataset read it

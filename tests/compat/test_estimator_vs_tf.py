@@ -10,6 +10,8 @@ values and hook call sequences.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -55,10 +57,25 @@ def feeder(tf, errors, x, y, batch_size, epochs):
     return tf.train.FeedFnHook(feed)
 
 
+@contextlib.contextmanager
+def ref_variables(tf):
+    """TF1's reference variables on TensorFlow's side (TF 2's compat.v1 makes resource
+    variables): a fetched global step then shows the run's increment, deterministically,
+    as on raygraph; with resource variables TensorFlow's read races the increment."""
+    if not hasattr(tf, "disable_resource_variables"):
+        yield
+        return
+    tf.disable_resource_variables()
+    try:
+        yield
+    finally:
+        tf.enable_resource_variables()
+
+
 def run_training(tf, errors, master, ckpt_dir, last_step=None, epochs=2):
     """Trains with hooks; returns the hook trace, the losses and the final weights."""
     graph = tf.Graph()
-    with graph.as_default():
+    with graph.as_default(), ref_variables(tf):
         step = tf.train.get_or_create_global_step()
         x = tf.placeholder(tf.float32, [None, 3])
         y = tf.placeholder(tf.int64, [None])

@@ -275,7 +275,7 @@ def test_session_reset_closes_the_targets_sessions():
         with pytest.raises(tf.errors.FailedPreconditionError):
             fresh.run(v)
     with pytest.raises(ValueError, match="not supported"):
-        tf.Session.reset("grpc://elsewhere:2222")
+        tf.Session.reset("tcp://elsewhere:2222")
 
 
 def test_compat_text_and_versions():

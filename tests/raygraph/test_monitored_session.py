@@ -52,7 +52,7 @@ def test_hooks_order_fetches_and_stop_at_step(tmp_path):
             while not sess.should_stop():
                 seen.append(sess.run([train_op, step])[1])
         assert sess.should_stop()
-    assert seen == [0, 1, 2]  # the fetched step is read before its update
+    assert seen == [1, 2, 3]  # a fetched variable shows the run's update (TF1 ref variables)
     assert rec.calls[:2] == ["begin", "after_create_session"]
     assert rec.calls[2:] == ["before_run", "after_run"] * 3 + ["end"]
     np.testing.assert_allclose([r["loss"] for r in rec.results], [5.0, 3.2, 2.048], rtol=1e-6)
