@@ -67,3 +67,21 @@ def test_train_digits_from_parquet_reaches_97_percent(tmp_path):
     accuracy = load_example("train_digits").main(args)
     assert accuracy >= 0.97
     assert os.path.exists(tmp_path / "digits_train.parquet")
+
+
+@ON_RAY
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_serve_digits_answers_like_session_run(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--epochs", "2", "--port", str(port), "--export-dir", str(tmp_path), "--replica-cpus", "0"]
+    worst = load_example("serve_digits").main(args + ["--token", "example-token"])
+    assert worst < 1e-5
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("max difference between served and Session.run probabilities: ")
+    assert len([line for line in out if line.strip()[:1].isdigit()]) == 10  # a row per queried image
+    assert os.listdir(tmp_path) == ["1"]
