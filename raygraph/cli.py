@@ -67,8 +67,6 @@ def run_serve(args: argparse.Namespace) -> int:
             raise SystemExit(f"raygraph serve: {name} must be at least 1")
     started_ray = not ray.is_initialized()
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         url = deployment.serve(
             args.export_dir,
@@ -83,6 +81,8 @@ def run_serve(args: argparse.Namespace) -> int:
             max_body_bytes=int(args.max_body_mb * 1024 * 1024),
             num_cpus=args.num_cpus,
         )
+        for sig in (signal.SIGINT, signal.SIGTERM):  # after ray.init, which installs its own
+            signal.signal(sig, lambda *_: stop.set())
         print(f"raygraph serve: {url} ({args.replicas} replica(s); POST {url}:predict)", flush=True)
         while not stop.wait(1.0):
             pass

@@ -106,6 +106,8 @@ def parse_arrow_predict(body: bytes, predictor: Predictor) -> tuple[str | None, 
     name = metadata.get(b"signature_name")
     name = name.decode(errors="replace") if name is not None else None
     _signature(predictor, name)
+    if len(set(table.column_names)) != len(table.column_names):
+        raise bad_request(f"Arrow IPC stream: duplicate column names {table.column_names}")
     inputs = {
         key: _arrow_column_to_numpy(column, key) for key, column in zip(table.column_names, table.columns)
     }
