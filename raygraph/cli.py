@@ -4,6 +4,7 @@
     raygraph graph MODEL [--svg F | --dot F | --text]
     raygraph bench [workload ...] [--rounds R]     python -m bench, from a checkout
     raygraph version
+    raygraph serve EXPORT_DIR [--port 8501] [--replicas 1] [--token T]   Ray Serve, TF Serving's REST API
 
 `main()` builds an argparse parser with one subparser per command. A command
 module contributes `register(subparsers)`, which adds its subparsers and sets
@@ -20,7 +21,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("raygraph.cli_commands",)
+COMMANDS = ("raygraph.cli_commands", "raygraph.cli_serve")
 """Modules with a `register(subparsers)` function, each adding its subcommands."""
 
 
@@ -45,6 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         p.print_help()
         return 2
     return int(args.func(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser (the name raygraph.serving's tests and the Dockerfile check use)."""
+    return parser()
+
+
+def __getattr__(name: str):  # the serve command's names, where its first version kept them
+    if name in ("TOKEN_ENV", "run_serve", "add_serve"):
+        return getattr(importlib.import_module("raygraph.cli_serve"), name)
+    raise AttributeError(f"module 'raygraph.cli' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

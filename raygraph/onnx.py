@@ -409,3 +409,29 @@ def _pool(c: _Converter, op: Operation) -> str:
         strides=[int(strides[1]), int(strides[2])],
     )
     return c.node("Transpose", [y], op.name + "/to_nhwc", perm=_NCHW_TO_NHWC)
+
+
+# Dropout on an inference graph: tf.layers.dropout(training=<a placeholder with default False>)
+# draws its mask even when the rate folds to 0, so its Shape, RandomUniform and Less are exported
+# as they are (every mask element is then 1 and the output exact).
+
+
+@_rule("Shape")
+def _shape(c: _Converter, op: Operation) -> str:
+    out = c.node("Shape", [c.value(op.inputs[0])], op.name)
+    if op.outputs[0].dtype.name != "int64":
+        out = c.node("Cast", [out], op.name + "/cast", to=_onnx_dtype(op.outputs[0].dtype))
+    return out
+
+
+@_rule("RandomUniform")
+def _random_uniform(c: _Converter, op: Operation) -> str:
+    """Uniform in [0, 1) of a run-time shape: RandomUniformLike over ConstantOfShape's zeros."""
+    shape = c.node("Cast", [c.value(op.inputs[0])], op.name + "/shape", to=_onnx().TensorProto.INT64)
+    zeros = c.node("ConstantOfShape", [shape], op.name + "/zeros")
+    return c.node(
+        "RandomUniformLike", [zeros], op.name, dtype=_onnx_dtype(op.outputs[0].dtype), low=0.0, high=1.0
+    )
+
+
+RULES["Less"] = _same("Less")

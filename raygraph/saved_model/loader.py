@@ -26,6 +26,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 from tensorboard.compat.proto import meta_graph_pb2
 
+import ops
 from raygraph import errors, graph_def, io
 from raygraph.graph import Graph, GraphKeys
 from raygraph.saved_model import constants, format, rebuild, store
@@ -42,6 +43,7 @@ def load(sess, tags, export_dir, import_scope=None, **saver_kwargs) -> meta_grap
     NotFoundError for an unknown op type or a missing variable value, and
     InvalidArgumentError for a newer format version or a malformed document.
     """
+    ops.load_all()  # the built-in ops, whatever of raygraph this process has imported yet
     doc, variables_path = store.read_export(export_dir)
     meta = _select(doc, tags, export_dir)
     checked = format.check_graph(meta["graph"], "meta graph " + repr(list(meta["tags"])))

@@ -77,3 +77,19 @@ def test_data_parallel_trains_digits_on_two_replicas(capsys):
     out = capsys.readouterr().out
     assert "samples/s with 2 replicas" in out
     assert out.count("device:CPU:") == 2
+
+
+@pytest.mark.timeout(300)
+def test_serve_digits_answers_like_session_run(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["--epochs", "2", "--port", str(port), "--export-dir", str(tmp_path), "--replica-cpus", "0"]
+    worst = load_example("serve_digits").main(args + ["--token", "example-token"])
+    assert worst < 1e-5
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("max difference between served and Session.run probabilities: ")
+    assert len([line for line in out if line.strip()[:1].isdigit()]) == 10  # a row per queried image
+    assert os.listdir(tmp_path) == ["1"]
