@@ -79,6 +79,8 @@ def test_data_parallel_trains_digits_on_two_replicas(capsys):
     assert out.count("device:CPU:") == 2
 
 
+@ON_RAY
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_serve_digits_answers_like_session_run(tmp_path, capsys):
     import socket
