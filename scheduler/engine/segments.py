@@ -22,7 +22,9 @@ order. Consequences, which are the invariants the executor relies on:
 - A partition without heavy nodes and without receives is a single unit.
 - A node that reads state where it is used (`read_at_use`, VariableV2) takes
   the mask of its first consumer, so it runs just before it, in the same unit,
-  and sees the assignments that consumer is ordered after.
+  and sees the assignments that consumer is ordered after. A variable that is
+  only fetched, with control inputs on the run's updates of it (plan.updaters),
+  takes its mask from them like any node.
 
 Constants are folded by the executor: they belong to the first unit and are
 never waited for.
@@ -81,8 +83,8 @@ def _masks(part: Partition) -> list[int]:
     masks: list[int] = [0] * len(nodes)
     pending_reads: dict[int, None] = {}  # read_at_use nodes waiting for their first consumer
     for i, node in enumerate(nodes):
-        if node.read_at_use:
-            pending_reads[i] = None
+        if node.read_at_use and not node.control:  # a fetched-only variable waits for its updates:
+            pending_reads[i] = None  # its control inputs give its mask like any node's
             continue
         mask = 0
         first_reads = []
@@ -103,7 +105,7 @@ def _masks(part: Partition) -> list[int]:
         for j in first_reads:
             masks[j] = mask
             pending_reads.pop(j, None)
-    return masks  # read_at_use nodes nobody reads (fetched only) keep mask 0
+    return masks  # read_at_use nodes nobody reads and nothing orders keep mask 0
 
 
 def _connect(part: Partition, units: list[Unit]) -> None:

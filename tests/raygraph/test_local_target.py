@@ -166,3 +166,20 @@ def test_a_run_past_its_deadline_fails_and_leaves_no_thread_that_blocks_exit():
         assert workers and all(t.daemon for t in workers)
     finally:
         gate.set()
+
+
+def test_fetching_the_global_step_of_a_two_device_train_step_shows_the_increment():
+    """The fetched step waits for its increment, which waits for updates on both devices
+    (control tokens between them): the plan's units stay in order, nothing deadlocks."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+        with tf.device("/cpu:0"):
+            h = tf.layers.dense(x, 8)
+        with tf.device("/cpu:1"):
+            y = tf.layers.dense(h, 1)
+        step = tf.train.get_or_create_global_step()
+        train = tf.train.AdamOptimizer(0.01).minimize(tf.reduce_mean(y * y), global_step=step)
+        with tf.Session("local", config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+            sess.run(tf.global_variables_initializer())
+            steps = [int(sess.run([train, step], {x: np.ones((2, 4))})[1]) for _ in range(3)]
+    assert steps == [1, 2, 3]
