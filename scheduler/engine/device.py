@@ -21,7 +21,11 @@ State for runs in flight, under `_lock`: `_runs` (run id -> dataflow.Run),
 `_early` (items delivered before their run started), `_ended` (recently
 ended or aborted run ids, whose late items are dropped) and `_tokens` (run id
 -> Cancellation, for runs with a blocking kernel: `abort` ends their waits).
-Run ids are unique per session and run, so runs never mix.
+Run ids, (session id, counter), are unique per session and run, so runs
+never mix. A request of several steps (`Request.steps`) runs its partition
+that many times on the calling thread, without a word to the driver in
+between; each step has the id (session id, counter, step), and `_steps` maps
+the run's id to its current step's, so aborting the run ends that step.
 
 Runs may come from several threads at once (the sessions of a process, or
 several threads of one session: a QueueRunner enqueuing while the main thread
@@ -95,6 +99,7 @@ class DeviceRunner:
         self._early: dict = {}
         self._ended = _Recent(_ENDED_KEPT)
         self._tokens: dict = {}
+        self._steps: dict = {}  # run id -> its current step's id, in runs of several steps
         self._blocking_pool: ThreadPoolExecutor | None = None
         self._blas = BlasThreads() if blas else None
         self._pools: dict[int, ThreadPoolExecutor] = {}
@@ -122,7 +127,7 @@ class DeviceRunner:
             if self._to_device is not None:
                 feeds = [self._to_device(f) for f in feeds]
             start = time.time_ns()
-            fetches, nodes, transfers = self._run(program, request, feeds)
+            fetches, nodes, transfers = self._run_steps(program, request, feeds)
             if self._to_host is not None:
                 fetches = [self._to_host(f) for f in fetches]
             trace = (start, time.time_ns(), nodes, transfers) if request.trace else None
@@ -168,8 +173,36 @@ class DeviceRunner:
         defs = (partition.custom_ops.get(n.type) or registry.get(n.type) for n in partition.nodes)
         return any(getattr(d, "blocking", False) for d in defs)
 
-    def _run(self, program: Program, request: Request, feeds: list):
+    def _run_steps(self, program: Program, request: Request, feeds: list):
+        """Runs the request's `steps` steps in a row; returns the last one's (fetches, trace, transfers).
+
+        Each step of a several-step run has its own id, the run's id and the
+        step's index, which keys its transfers (the devices of a plan step in
+        lockstep) and its registration; `_steps` maps the run's id to the
+        current step's, so `abort(run_id)` reaches it. An error names its step.
+        """
+        steps = max(1, int(request.steps))
+        if steps == 1:
+            return self._run(program, request.run_id, request, feeds)
         run_id = request.run_id
+        try:
+            for j in range(steps):
+                step_id = (*run_id, j)
+                with self._lock:
+                    self._steps[run_id] = step_id
+                    if run_id in self._ended:
+                        raise dataflow.Aborted("aborted between steps")
+                try:
+                    result = self._run(program, step_id, request, feeds)
+                except NodeError as e:
+                    e.message = f"{e.message} (in step {j + 1} of the {steps} steps of this run)"
+                    raise
+            return result
+        finally:
+            with self._lock:
+                self._steps.pop(run_id, None)
+
+    def _run(self, program: Program, run_id, request: Request, feeds: list):
         send = self._sender(run_id)
         token = Cancellation() if program.may_block else None
         if program.single:
@@ -263,11 +296,11 @@ class DeviceRunner:
 
     # -- from other devices and the driver --
     def deliver(self, run_id, items: list) -> None:
-        """Tensors (and control tokens) for a run on this device, from another device."""
+        """Tensors (and control tokens) for a run (or a run's step) on this device, from another device."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
-                if run_id not in self._ended:
+                if run_id not in self._ended and run_id[:2] not in self._ended:
                     self._early.setdefault(run_id, []).extend(items)
                 return
         run.deliver(items)
@@ -275,14 +308,21 @@ class DeviceRunner:
     def abort(self, run_id, reason: str = "aborted") -> None:
         """Ends a run here (another device failed): it stops waiting and returns."""
         with self._lock:
-            self._ended.add(run_id)
-            self._early.pop(run_id, None)
-            run = self._runs.get(run_id)
-            token = self._tokens.get(run_id)
-        if run is not None:
-            run.abort(reason)
-        elif token is not None:
-            token.cancel(reason)
+            step_id = self._steps.get(run_id)
+            ids = [run_id] if step_id is None else [run_id, step_id]
+            found = []
+            for key in ids:
+                self._ended.add(key)
+                self._early.pop(key, None)
+                found.append((self._runs.get(key), self._tokens.get(key)))
+            if step_id is not None:
+                for key in [k for k in self._early if k[:2] == run_id]:
+                    del self._early[key]
+        for run, token in found:
+            if run is not None:
+                run.abort(reason)
+            elif token is not None:
+                token.cancel(reason)
 
     def close_session(self, session_id: str) -> None:
         """Drops the session's variables, resources and compiled plans; ends waits on its queues."""
