@@ -364,6 +364,11 @@ class BlasThreads:
     0 means TensorFlow's default, one thread per core the process may run on,
     not the library's: Ray starts workers with OMP_NUM_THREADS=1, which would
     leave OpenBLAS on one thread.
+
+    Every setting is made from one thread of its own: OpenBLAS (0.3.31,
+    measured) ignores a count set from a second thread while the first thread
+    that set one lives, and runs of several sessions come on several threads
+    (a second session's intra_op_parallelism_threads was silently dropped).
     """
 
     def __init__(self):
@@ -372,6 +377,7 @@ class BlasThreads:
         self.controller = ThreadpoolController()
         self.default = cores() if self.controller.info() else 0
         self.current = -1  # nothing applied yet
+        self._setter = ThreadPoolExecutor(1, thread_name_prefix="raygraph-blas")
 
     def apply(self, threads: int, reserved: int = 0, share: int = 1) -> None:
         """Sets the thread count; 0 is this process's cores less `reserved`, over `share`."""
@@ -380,7 +386,7 @@ class BlasThreads:
         if not threads:
             threads = max(1, (self.default - reserved) // max(share, 1))
         if threads != self.current:
-            self.controller.limit(limits=threads)
+            self._setter.submit(self.controller.limit, limits=threads).result()
             self.current = threads
 
     def threads(self) -> int:
