@@ -11,6 +11,7 @@ costs). Graph-building and warm-up happen in `make`, never in `step`.
     chain-1000  one run of a 1000-op chain (per run)
     mlp    train step 784-256-256-10, batch 256, float32, SGD, feed_dict each step
     mlp-data  the same step fed by a prefetched tf.data pipeline on the device (no feed)
+    mlp-data-k4, mlp-data-k16  mlp-data with 4 or 16 steps per Session.run (per step)
     cnn    the digits CNN train step of examples/train_digits.py
 
 Train steps fetch nothing, so raygraph's runs return as soon as they are sent
@@ -225,6 +226,10 @@ class _TrainStep(Workload):
         """Builds the graph in the default graph; returns (train op, feed dicts)."""
         raise NotImplementedError
 
+    def runner(self, tf, sess):
+        """run(train op, feed dict): one timed step's session call(s)."""
+        return sess.run
+
     def _session_step(self, tf, make_session):
         g = tf.Graph()
         with g.as_default():
@@ -233,17 +238,24 @@ class _TrainStep(Workload):
         sess = make_session(tf, g)
         sess.run(init)
         counter = iter(range(1 << 62))
+        run = self.runner(tf, sess)
 
         def step():
-            sess.run(train, feeds[next(counter) % len(feeds)])
+            run(train, feeds[next(counter) % len(feeds)])
 
         step()
         return _with_sync(step, sess)
 
     def raygraph(self):
+        import os
+
         import raygraph as tf
 
-        return self._session_step(tf, lambda tf, g: tf.Session(graph=g))
+        # RAYGRAPH_BENCH_INTRA_OP: an explicit intra_op_parallelism_threads, for A/B
+        # runs of the default (`python -m bench --variant 'blas1:RAYGRAPH_BENCH_INTRA_OP=1'`).
+        intra = int(os.environ.get("RAYGRAPH_BENCH_INTRA_OP", "0"))
+        config = tf.ConfigProto(intra_op_parallelism_threads=intra) if intra else None
+        return self._session_step(tf, lambda tf, g: tf.Session(graph=g, config=config))
 
     def tensorflow(self):
         return self._session_step(_tf1(), lambda tf, g: tf.Session(graph=g, config=_tf_config(tf)))
@@ -288,6 +300,36 @@ class MLPData(MLP):
         inputs = tf.data.make_one_shot_iterator(dataset).get_next()
         _, _, train = _mlp_graph(tf, weights, inputs)
         return train, [None]
+
+
+class MLPDataSteps(MLPData):
+    """mlp-data, K steps per request: raygraph's RunOptions(steps_per_run=K), one
+    Session.run per K steps; TensorFlow and numpy make their K steps one at a time."""
+
+    def __init__(self, k: int):
+        self.k = self.per = k
+        self.name = f"mlp-data-k{k}"
+
+    def runner(self, tf, sess):
+        k = self.k
+        if tf.__name__ == "raygraph":
+            options = tf.RunOptions(steps_per_run=k)
+            return lambda train, feed: sess.run(train, feed, options=options)
+
+        def k_runs(train, feed):
+            for _ in range(k):
+                sess.run(train, feed)
+
+        return k_runs
+
+    def numpy(self):
+        one = super().numpy()
+
+        def step():
+            for _ in range(self.k):
+                one()
+
+        return step
 
 
 def numpy_mlp_step(params, x, labels, lr):
@@ -381,5 +423,16 @@ def _tf_config(tf1):
 
 
 WORKLOADS = {
-    w.name: w for w in (MLP(), MLPData(), CNN(), Tiny(), Chain(), Wide(), Chain(1000, "chain-1000", "run"))
+    w.name: w
+    for w in (
+        MLP(),
+        MLPData(),
+        MLPDataSteps(4),
+        MLPDataSteps(16),
+        CNN(),
+        Tiny(),
+        Chain(),
+        Wide(),
+        Chain(1000, "chain-1000", "run"),
+    )
 }

@@ -7,7 +7,8 @@
     tfrecord     TFRecordDataset (raygraph.tfrecord: CRCs checked, DataLossError)
     textline     TextLineDataset
     list_files   Dataset.list_files (raygraph.gfile.glob)
-    parquet      raygraph.data.ParquetDataset: record batches from pyarrow.dataset
+    parquet      raygraph.data.ParquetDataset: record batches, file by file (pyarrow.parquet)
+    ray          Dataset.from_ray: a Ray Data dataset's batches (iter_batches on the device)
 
 Importing this module registers them (ops.data imports it).
 """
@@ -194,18 +195,60 @@ class ListFiles(Source):
             yield (np.array(name.encode(), dtype=object),)
 
 
+PARQUET_BUFFER = 1 << 20  # bytes read from a Parquet file at a time
+
+
 @kind("parquet")
 class Parquet(Source):
-    """Record batches of a Parquet file or directory (pyarrow.dataset), only the columns asked for."""
+    """Record batches of a Parquet file or directory, only the columns asked for.
+
+    pyarrow.dataset finds the files (and their filesystem); each file is then
+    read by pyarrow.parquet, page by page through a 1 MiB buffer, without
+    pre-buffering: memory stays at about one record batch whatever the file's
+    size. (pyarrow.dataset's own scanner reads row groups ahead of the
+    consumer: 0.5 GB of buffers for a 1 GB file, BENCHMARKS.md.)
+    """
 
     def __iter__(self):
         import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
 
         columns = self.args["columns"]
         dataset = ds.dataset(self.args["path"], format="parquet")
-        for batch in dataset.to_batches(columns=columns, batch_size=self.args["batch_size"]):
-            if batch.num_rows:
-                yield tuple(read_only(a) for a in _arrow_columns(batch, columns))
+        for name in dataset.files:
+            with dataset.filesystem.open_input_file(name) as f:
+                reader = pq.ParquetFile(f, pre_buffer=False, buffer_size=PARQUET_BUFFER)
+                for batch in reader.iter_batches(batch_size=self.args["batch_size"], columns=columns):
+                    if batch.num_rows:
+                        yield tuple(read_only(a) for a in _arrow_columns(batch, columns))
+
+
+@kind("ray")
+class RayData(Source):
+    """Batches of a Ray Data dataset (Dataset.from_ray), executed by this device's process."""
+
+    def __iter__(self):
+        columns = self.args["columns"]
+        batches = self.args["dataset"].iter_batches(
+            batch_size=self.args["batch_size"], batch_format="numpy", prefetch_batches=1
+        )
+        for batch in batches:
+            arrays = [_numpy_column(batch[name]) for name in columns]
+            if len(arrays[0]):
+                yield tuple(read_only(a) for a in arrays)
+
+
+def _numpy_column(values: np.ndarray) -> np.ndarray:
+    """A Ray batch's column as a tensor's value: strings become bytes, ragged rows an error."""
+    if values.dtype.kind == "U":
+        return np.array([v.encode() for v in values], dtype=object)
+    if values.dtype.kind == "O" and len(values):
+        first = values[0]
+        if isinstance(first, str | bytes):
+            return np.array([v.encode() if isinstance(v, str) else v for v in values], dtype=object)
+        if isinstance(first, np.ndarray):
+            return np.stack(values)  # rows of one shape (a ragged column raises: named by the op)
+    return values
 
 
 def _arrow_columns(table, columns: list[str]) -> list[np.ndarray]:

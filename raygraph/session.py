@@ -95,6 +95,23 @@ class RunOptions:
     """Per-run options; any `trace_level` above NO_TRACE fills RunMetadata.step_stats.
 
     >>> opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE, timeout_in_ms=5000)
+
+    raygraph extension: `steps_per_run=K` runs the fetches' ops K times in a
+    row in one request to each device (Keras' steps_per_execution, TPU's
+    iterations_per_loop), and returns the last step's values. Meant for a
+    train step fed by a tf.data iterator, which reads K batches without the
+    driver in between; a feed_dict is fed to every step alike. An error in
+    step j ends the run there, the steps before it applied, and says which
+    step it was (an OutOfRangeError at the end of the data included); on a
+    plan over several devices, one that waits for nothing from the failing
+    device may have run a few more of the K steps before the abort reached it.
+
+    >>> opts = tf.RunOptions(steps_per_run=16)
+    >>> while True:
+    ...     try:
+    ...         loss_value, _ = sess.run([loss, train_op], options=opts)
+    ...     except tf.errors.OutOfRangeError:
+    ...         break
     """
 
     NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
@@ -106,7 +123,15 @@ class RunOptions:
         output_partition_graphs=False,
         report_tensor_allocations_upon_oom=False,
         inter_op_thread_pool=0,
+        steps_per_run=1,
     ):
+        if (
+            isinstance(steps_per_run, bool)
+            or not isinstance(steps_per_run, int | np.integer)
+            or steps_per_run < 1
+        ):
+            raise ValueError(f"RunOptions: steps_per_run must be an integer >= 1, got {steps_per_run!r}")
+        self.steps_per_run = int(steps_per_run)
         self.trace_level = trace_level
         self.timeout_in_ms = timeout_in_ms
         self.output_partition_graphs = output_partition_graphs
@@ -387,6 +412,7 @@ class Session:
             {t.name: v for t, v in feeds.items()},
             trace=trace,
             timeout_in_ms=getattr(options, "timeout_in_ms", 0) if options is not None else 0,
+            steps=getattr(options, "steps_per_run", 1) if options is not None else 1,
         )
         if run_metadata is not None:
             _fill_metadata(run_metadata, plan, stats, options)

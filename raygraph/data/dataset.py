@@ -19,8 +19,9 @@ the stages become a pipeline of Python iterators kept in the session's state.
     images_t, labels_t = dataset.make_one_shot_iterator().get_next()
 
 Element structures follow tf.data (raygraph.data.structure): tuples and dicts
-are structure, a list is one tensor. raygraph extensions: `from_arrow` and
-raygraph.data.ParquetDataset (Arrow tables and Parquet files).
+are structure, a list is one tensor. raygraph extensions: `from_arrow`,
+`from_ray` and raygraph.data.ParquetDataset (Arrow tables, Ray Data datasets
+and Parquet files).
 """
 
 from __future__ import annotations
@@ -254,6 +255,41 @@ class Dataset:
         structure = {name: _arrow_spec(table.schema.field(name), row=True) for name in columns}
         args = {"arrow": table.select(columns), "columns": sorted(columns)}
         return Dataset("slices", structure, args=args, name=f"Dataset.from_arrow at {_where()}")
+
+    @staticmethod
+    def from_ray(ray_dataset, columns=None, batch_size=1024):
+        """raygraph extension: the batches of a Ray Data dataset, read by the consuming device.
+
+        >>> rds = ray.data.read_parquet("s3://bucket/train/").map_batches(normalize)
+        >>> ds = tf.data.Dataset.from_ray(rds, columns=["image", "label"], batch_size=64)
+        >>> batch = ds.prefetch(2).make_one_shot_iterator().get_next()   # {"image": [?, ...], "label": [?]}
+
+        Each element is a dict of the columns asked for, each a batch of up to
+        `batch_size` rows (as tf.data.ParquetDataset's; `.unbatch()` gives
+        rows). The Ray dataset (its plan, not its data) travels with the graph
+        to the device, which runs it with `iter_batches`: Ray's tasks make the
+        blocks, and the device's process reads them from its node's object
+        store; the driver never holds them. Each pass over the dataset
+        (`repeat`, a re-initialized iterator) executes it again. Only the
+        columns asked for are selected, before the device runs it. Tensor
+        columns of one shape per row give [batch, *shape] tensors; strings give
+        tf.string. The schema is read here, which may run the dataset's first
+        block.
+        """
+        schema = ray_dataset.schema()
+        if schema is None:
+            raise ValueError("Dataset.from_ray: the Ray dataset has no schema (is it empty?)")
+        names = list(schema.names)
+        columns = list(columns or names)
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ValueError(f"Dataset.from_ray: no column {missing} in the Ray dataset (it has {names})")
+        arrow = schema.base_schema if hasattr(schema, "base_schema") else schema
+        structure = {name: _ray_spec(arrow, name) for name in columns}
+        if set(columns) != set(names):
+            ray_dataset = ray_dataset.select_columns(columns)
+        args = {"dataset": ray_dataset, "columns": sorted(columns), "batch_size": int(batch_size)}
+        return Dataset("ray", structure, args=args, name=f"Dataset.from_ray at {_where()}")
 
     # -- transformations --
     def map(self, map_func, num_parallel_calls=None, deterministic=None):  # noqa: A003
@@ -594,6 +630,25 @@ def _arrow_spec(field, row: bool) -> Spec:
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return Spec(_arrow_dtype(t.value_type, field.name), [*lead, None])
     return Spec(_arrow_dtype(t, field.name), lead)
+
+
+def _ray_spec(schema, name: str) -> Spec:
+    """The Spec of a Ray dataset's column in a batch: Arrow types, or Ray's tensor extension types."""
+    import pyarrow as pa
+
+    if not isinstance(schema, pa.Schema):  # pandas blocks: numpy dtypes
+        dtype = dtypes.as_dtype(np.dtype(schema.types[schema.names.index(name)]))
+        return Spec(dtype, [None])
+    t = schema.field(name).type
+    if isinstance(t, pa.ExtensionType) and hasattr(t, "value_type"):  # Ray's tensor types
+        shape = getattr(t, "shape", None)
+        if shape is None or any(d is None for d in shape):
+            raise TypeError(
+                f"Dataset.from_ray: column {name!r} holds tensors of varying shapes ({t}); "
+                "raygraph batches tensors of one shape"
+            )
+        return Spec(_arrow_dtype(t.value_type, name), [None, *shape])
+    return _arrow_spec(schema.field(name), row=False)
 
 
 def _arrow_dtype(t, name: str):

@@ -24,7 +24,9 @@ their errors dropped). `close` aborts every run still in flight on any lane
 the session's state on the devices.
 
 Per run, the scheduler sends one Request per device of the plan, all in flight
-at once, and reads one Reply each: a constant number of messages per device
+at once, and reads one Reply each (a run of K steps, RunOptions.steps_per_run,
+is still one Request per device: each device runs its partition K times and
+replies with the last step's fetches): a constant number of messages per device
 per run, whatever the number of nodes or transfers. Feeds go to the devices
 that read them; tensors crossing devices go device to device; fetches come
 back in the replies. Each run has an id (session id, counter) that keys its
@@ -171,8 +173,8 @@ class CentralScheduler:
             print(f"{name}: ({self.graph.get_operation_by_name(name).type}): {device}", flush=True)
 
     # -- running --
-    def run(self, plan: Plan, feed_values: dict, trace: bool = False, timeout_in_ms: int = 0):
-        """Runs `plan` with feeds {tensor name: array}.
+    def run(self, plan: Plan, feed_values: dict, trace: bool = False, timeout_in_ms: int = 0, steps: int = 1):
+        """Runs `plan` with feeds {tensor name: array}, `steps` times in one request per device.
 
         Returns ({fetch name: array}, StepStats or None). A run with nothing to
         fetch (a train step) on one device returns as soon as it is sent, and
@@ -182,9 +184,9 @@ class CentralScheduler:
         """
         lane = self._lane()
         with lane.lock:
-            return self._run(lane, plan, feed_values, trace, timeout_in_ms)
+            return self._run(lane, plan, feed_values, trace, timeout_in_ms, steps)
 
-    def _run(self, lane: _Lane, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int):
+    def _run(self, lane: _Lane, plan: Plan, feed_values: dict, trace: bool, timeout_in_ms: int, steps: int):
         if self._closing:
             raise errors.CancelledError(None, None, "Session has been closed.")
         timeout_ms = timeout_in_ms or self.operation_timeout_in_ms
@@ -192,7 +194,7 @@ class CentralScheduler:
         if not detached or len(plan.partitions) > 1 or len(lane.pending) >= MAX_DETACHED:
             self._drain(lane)
         run_id = (self.session_id, next(self._run_ids))
-        calls = self._start(lane, plan, run_id, feed_values, trace)
+        calls = self._start(lane, plan, run_id, feed_values, trace, steps)
         with self._lock:  # close() sees the run, or the run sees close()
             closing = self._closing
             if detached:
@@ -240,14 +242,18 @@ class CentralScheduler:
         if failure is not None:
             raise failure
 
-    def _start(self, lane: _Lane, plan: Plan, run_id, feed_values: dict, trace: bool) -> list[_Call]:
+    def _start(
+        self, lane: _Lane, plan: Plan, run_id, feed_values: dict, trace: bool, steps: int = 1
+    ) -> list[_Call]:
         """Sends the run to every device of the plan: one request each, all in flight.
 
         The BLAS threads a device uses by default are its node's cores shared by
         the session's devices on the node, less one core on the driver's own node
-        (task 0): the driver feeds every step from its own process, and a BLAS
-        thread that shares a core with it loses more than the core gives
-        (BENCHMARKS.md, "Threads").
+        (task 0) when the run has feeds: the driver then prepares every step's
+        feed in its own process, and a BLAS thread that shares a core with it
+        loses more than the core gives (BENCHMARKS.md, "Threads"). A run without
+        feeds (a step fed by an input pipeline on the device) leaves the driver
+        next to idle, and its devices take every core.
         """
         calls = []
         try:
@@ -262,10 +268,11 @@ class CentralScheduler:
                     [feed_values[k] for k in part.feeds],
                     partition=None if loaded else part,
                     blas_threads=self.intra_op_threads,
-                    reserved_cores=1 if device.task == 0 else 0,
+                    reserved_cores=1 if device.task == 0 and feed_values else 0,
                     devices_on_node=self._devices_on_node[device.task],
                     inter_op_threads=self.inter_op_threads,
                     trace=trace,
+                    steps=steps,
                 )
                 try:
                     link.send(request, self._destinations[plan.id][name])

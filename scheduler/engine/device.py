@@ -21,7 +21,11 @@ State for runs in flight, under `_lock`: `_runs` (run id -> dataflow.Run),
 `_early` (items delivered before their run started), `_ended` (recently
 ended or aborted run ids, whose late items are dropped) and `_tokens` (run id
 -> Cancellation, for runs with a blocking kernel: `abort` ends their waits).
-Run ids are unique per session and run, so runs never mix.
+Run ids, (session id, counter), are unique per session and run, so runs
+never mix. A request of several steps (`Request.steps`) runs its partition
+that many times on the calling thread, without a word to the driver in
+between; each step has the id (session id, counter, step), and `_steps` maps
+the run's id to its current step's, so aborting the run ends that step.
 
 Runs may come from several threads at once (the sessions of a process, or
 several threads of one session: a QueueRunner enqueuing while the main thread
@@ -58,6 +62,7 @@ _ENDED_KEPT = 4096  # run ids remembered as ended, to drop their late transfers
 BLOCKING_THREADS = 1024  # units with a blocking kernel waiting at once, at most
 
 Send = Callable[[str, tuple, list], None]
+_CPUS = os.cpu_count() or 1  # looked up once: os.cpu_count() costs ~20 us a call here
 
 
 def array_module(name: str):
@@ -95,6 +100,7 @@ class DeviceRunner:
         self._early: dict = {}
         self._ended = _Recent(_ENDED_KEPT)
         self._tokens: dict = {}
+        self._steps: dict = {}  # run id -> its current step's id, in runs of several steps
         self._blocking_pool: ThreadPoolExecutor | None = None
         self._blas = BlasThreads() if blas else None
         self._pools: dict[int, ThreadPoolExecutor] = {}
@@ -122,7 +128,7 @@ class DeviceRunner:
             if self._to_device is not None:
                 feeds = [self._to_device(f) for f in feeds]
             start = time.time_ns()
-            fetches, nodes, transfers = self._run(program, request, feeds)
+            fetches, nodes, transfers = self._run_steps(program, request, feeds)
             if self._to_host is not None:
                 fetches = [self._to_host(f) for f in fetches]
             trace = (start, time.time_ns(), nodes, transfers) if request.trace else None
@@ -168,8 +174,36 @@ class DeviceRunner:
         defs = (partition.custom_ops.get(n.type) or registry.get(n.type) for n in partition.nodes)
         return any(getattr(d, "blocking", False) for d in defs)
 
-    def _run(self, program: Program, request: Request, feeds: list):
+    def _run_steps(self, program: Program, request: Request, feeds: list):
+        """Runs the request's `steps` steps in a row; returns the last one's (fetches, trace, transfers).
+
+        Each step of a several-step run has its own id, the run's id and the
+        step's index, which keys its transfers (the devices of a plan step in
+        lockstep) and its registration; `_steps` maps the run's id to the
+        current step's, so `abort(run_id)` reaches it. An error names its step.
+        """
+        steps = max(1, int(request.steps))
+        if steps == 1:
+            return self._run(program, request.run_id, request, feeds)
         run_id = request.run_id
+        try:
+            for j in range(steps):
+                step_id = (*run_id, j)
+                with self._lock:
+                    self._steps[run_id] = step_id
+                    if run_id in self._ended:
+                        raise dataflow.Aborted("aborted between steps")
+                try:
+                    result = self._run(program, step_id, request, feeds)
+                except NodeError as e:
+                    e.message = f"{e.message} (in step {j + 1} of the {steps} steps of this run)"
+                    raise
+            return result
+        finally:
+            with self._lock:
+                self._steps.pop(run_id, None)
+
+    def _run(self, program: Program, run_id, request: Request, feeds: list):
         send = self._sender(run_id)
         token = Cancellation() if program.may_block else None
         if program.single:
@@ -247,7 +281,7 @@ class DeviceRunner:
 
     def _pool(self, inter: int) -> ThreadPoolExecutor | None:
         """The pool beside the run thread: inter_op - 1 threads (default: cores - 1)."""
-        size = (inter or os.cpu_count() or 1) - 1
+        size = (inter or _CPUS) - 1
         if size <= 0:
             return None
         pool = self._pools.get(size)
@@ -263,11 +297,11 @@ class DeviceRunner:
 
     # -- from other devices and the driver --
     def deliver(self, run_id, items: list) -> None:
-        """Tensors (and control tokens) for a run on this device, from another device."""
+        """Tensors (and control tokens) for a run (or a run's step) on this device, from another device."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
-                if run_id not in self._ended:
+                if run_id not in self._ended and run_id[:2] not in self._ended:
                     self._early.setdefault(run_id, []).extend(items)
                 return
         run.deliver(items)
@@ -275,14 +309,21 @@ class DeviceRunner:
     def abort(self, run_id, reason: str = "aborted") -> None:
         """Ends a run here (another device failed): it stops waiting and returns."""
         with self._lock:
-            self._ended.add(run_id)
-            self._early.pop(run_id, None)
-            run = self._runs.get(run_id)
-            token = self._tokens.get(run_id)
-        if run is not None:
-            run.abort(reason)
-        elif token is not None:
-            token.cancel(reason)
+            step_id = self._steps.get(run_id)
+            ids = [run_id] if step_id is None else [run_id, step_id]
+            found = []
+            for key in ids:
+                self._ended.add(key)
+                self._early.pop(key, None)
+                found.append((self._runs.get(key), self._tokens.get(key)))
+            if step_id is not None:
+                for key in [k for k in self._early if k[:2] == run_id]:
+                    del self._early[key]
+        for run, token in found:
+            if run is not None:
+                run.abort(reason)
+            elif token is not None:
+                token.cancel(reason)
 
     def close_session(self, session_id: str) -> None:
         """Drops the session's variables, resources and compiled plans (and their sources in
@@ -326,6 +367,11 @@ class BlasThreads:
     0 means TensorFlow's default, one thread per core the process may run on,
     not the library's: Ray starts workers with OMP_NUM_THREADS=1, which would
     leave OpenBLAS on one thread.
+
+    Every setting is made from one thread of its own: OpenBLAS (0.3.31,
+    measured) ignores a count set from a second thread while the first thread
+    that set one lives, and runs of several sessions come on several threads
+    (a second session's intra_op_parallelism_threads was silently dropped).
     """
 
     def __init__(self):
@@ -334,6 +380,7 @@ class BlasThreads:
         self.controller = ThreadpoolController()
         self.default = cores() if self.controller.info() else 0
         self.current = -1  # nothing applied yet
+        self._setter = ThreadPoolExecutor(1, thread_name_prefix="raygraph-blas")
 
     def apply(self, threads: int, reserved: int = 0, share: int = 1) -> None:
         """Sets the thread count; 0 is this process's cores less `reserved`, over `share`."""
@@ -342,7 +389,7 @@ class BlasThreads:
         if not threads:
             threads = max(1, (self.default - reserved) // max(share, 1))
         if threads != self.current:
-            self.controller.limit(limits=threads)
+            self._setter.submit(self.controller.limit, limits=threads).result()
             self.current = threads
 
     def threads(self) -> int:

@@ -43,7 +43,10 @@ class Request:
     `partition` travels with the first run of a plan on a device instance (the
     device compiles it then) and is None afterwards. `blas_threads` is the
     session's intra_op_parallelism_threads; 0 lets the device choose: its cores
-    less `reserved_cores`, shared by `devices_on_node` devices.
+    less `reserved_cores`, shared by `devices_on_node` devices. `steps` runs
+    the partition that many times in a row on the device (the same feeds each
+    time, raygraph's RunOptions.steps_per_run); the Reply holds the last
+    step's fetches.
     """
 
     session_id: str
@@ -56,6 +59,7 @@ class Request:
     devices_on_node: int = 1
     inter_op_threads: int = 0
     trace: bool = False
+    steps: int = 1
 
     def __reduce__(self):  # positional: a third cheaper to pickle than the instance's dict
         return Request, tuple(self.__dict__.values())

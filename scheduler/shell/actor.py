@@ -59,6 +59,7 @@ class DeviceActor:
             "sessions": len(self.runner.sessions),
             "blas_threads": self.runner._blas.threads() if self.runner._blas else 0,
             "raygraph_modules": sorted(m for m in sys.modules if m.split(".")[0] == "raygraph"),
+            **_memory(),
         }
 
     def open_channel(self) -> tuple:
@@ -105,6 +106,20 @@ class DeviceActor:
 
     def close_session(self, session_id: str) -> None:
         self.runner.close_session(session_id)
+
+
+def _memory() -> dict:
+    """This process's resident memory now and at its peak, in bytes (Linux; 0 elsewhere)."""
+    out = {"rss_bytes": 0, "peak_rss_bytes": 0}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key = "rss_bytes" if line.startswith("VmRSS") else "peak_rss_bytes"
+                    out[key] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return out
 
 
 def _read_only(value):

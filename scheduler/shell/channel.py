@@ -178,7 +178,8 @@ class Channel:
     def read_for(self, run_id):
         """The reply to run `run_id` (earlier, abandoned replies are dropped)."""
         while self.outstanding:
-            _spin_until_readable(self._poll)
+            if len(self.outstanding) == 1:  # else the actor has the next request: no hurry
+                _spin_until_readable(self._poll)
             try:
                 reply = recv_frame(self.conn)
             except (EOFError, OSError) as e:
@@ -531,6 +532,9 @@ def _spin_until_readable(poll) -> None:
     A thread that blocks lets its core go idle, and on virtual machines a core
     woken from idle takes long to answer; a step's reply or the next request
     usually comes within a few milliseconds, so both ends poll that long first.
+    The driver polls only for the reply to its last request: while the actor
+    holds another one, a late read costs nothing, and polling would take a
+    core from the actor's kernels (train steps that return without waiting).
     """
     deadline = time.perf_counter() + SPIN_S
     while time.perf_counter() < deadline:

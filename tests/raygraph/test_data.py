@@ -396,3 +396,19 @@ def test_generator_error_on_ray_names_the_stage():
         assert sess.run(nxt) == 1.0
         with pytest.raises(tf.errors.UnknownError, match=r"from_generator\(broken\).*sensor unplugged"):
             sess.run(nxt)
+
+
+def test_parquet_directory_streams_file_by_file_in_order(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    for k in range(3):
+        rows = np.arange(5 * k, 5 * k + 5)
+        table = pa.table({"i": rows, "f": rows.astype(np.float32) / 2, "unused": [b"x"] * 5})
+        pq.write_table(table, tmp_path / f"part-{k}.parquet", row_group_size=2)
+    ds = tf.data.ParquetDataset(str(tmp_path), columns=["i", "f"], batch_size=3)
+    got = _values(ds)
+    assert all(set(g) == {"i", "f"} for g in got)
+    assert np.concatenate([g["i"] for g in got]).tolist() == list(range(15))
+    assert max(len(g["i"]) for g in got) == 3  # record batches of at most batch_size rows
+    np.testing.assert_array_equal(np.concatenate([g["f"] for g in got]), np.arange(15, dtype=np.float32) / 2)
