@@ -368,10 +368,11 @@ class BlasThreads:
     not the library's: Ray starts workers with OMP_NUM_THREADS=1, which would
     leave OpenBLAS on one thread.
 
-    Every setting is made from one thread of its own: OpenBLAS (0.3.31,
-    measured) ignores a count set from a second thread while the first thread
-    that set one lives, and runs of several sessions come on several threads
-    (a second session's intra_op_parallelism_threads was silently dropped).
+    Every setting is made from one thread, the same for every BlasThreads of the
+    process: OpenBLAS (0.3.31, measured) ignores a count set from a second
+    thread while the first thread that set one lives, and runs of several
+    sessions come on several threads (a second session's
+    intra_op_parallelism_threads was silently dropped).
     """
 
     def __init__(self):
@@ -379,8 +380,7 @@ class BlasThreads:
 
         self.controller = ThreadpoolController()
         self.default = cores() if self.controller.info() else 0
-        self.current = -1  # nothing applied yet
-        self._setter = ThreadPoolExecutor(1, thread_name_prefix="raygraph-blas")
+        self._setter = _blas_setter()
 
     def apply(self, threads: int, reserved: int = 0, share: int = 1) -> None:
         """Sets the thread count; 0 is this process's cores less `reserved`, over `share`."""
@@ -388,12 +388,26 @@ class BlasThreads:
             return
         if not threads:
             threads = max(1, (self.default - reserved) // max(share, 1))
-        if threads != self.current:
-            self._setter.submit(self.controller.limit, limits=threads).result()
-            self.current = threads
+        with _SETTER_LOCK:  # the count is the process's: one record of it for every instance
+            if threads != _APPLIED[0]:
+                self._setter.submit(self.controller.limit, limits=threads).result()
+                _APPLIED[0] = threads
 
     def threads(self) -> int:
         return max((i["num_threads"] for i in self.controller.info()), default=0)
+
+
+_SETTER: list = []  # the process's one BLAS-setting thread (OpenBLAS heeds only the first setter)
+_SETTER_LOCK = threading.RLock()
+_APPLIED = [-1]  # the count last applied in this process (-1: none yet)
+
+
+def _blas_setter() -> ThreadPoolExecutor:
+    """The thread every BlasThreads of this process sets counts from (made once)."""
+    with _SETTER_LOCK:
+        if not _SETTER:
+            _SETTER.append(ThreadPoolExecutor(1, thread_name_prefix="raygraph-blas"))
+        return _SETTER[0]
 
 
 def _owned(partition):

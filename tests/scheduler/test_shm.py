@@ -270,7 +270,7 @@ import raygraph as tf
 ray.init(address=sys.argv[1], logging_level="ERROR")
 x = tf.placeholder(tf.float32, [None])
 y = tf.reduce_sum(x)
-sess = tf.Session()
+sess = tf.Session(config=tf.ConfigProto(device_count={"GPU": 0}))  # the test cluster may list a fake GPU
 for i in range(20):
     sess.run(y, {x: np.full(1 << 20, i, np.float32)})  # 4 MB feeds through /dev/shm
 print("ready", flush=True)
@@ -289,12 +289,16 @@ def test_a_driver_killed_with_sigkill_leaves_nothing_in_dev_shm(tmp_path):
         [sys.executable, str(script), ray.get_runtime_context().gcs_address],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT},
     )
     try:
-        assert driver.stdout.readline().strip() == "ready"
+        line = driver.stdout.readline().strip()
+        if line != "ready":
+            driver.kill()
+            pytest.fail(f"the driver did not start: {driver.stderr.read()[-3000:]}")
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(30)
     finally:
