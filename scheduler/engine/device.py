@@ -394,7 +394,13 @@ class BlasThreads:
                 _APPLIED[0] = threads
 
     def threads(self) -> int:
-        return max((i["num_threads"] for i in self.controller.info()), default=0)
+        """The thread count of the BLAS numpy calls (kernels run numpy): other libraries'
+        BLAS or OpenMP runtimes (scipy's, scikit-learn's in a test process) may keep
+        counts set from other threads."""
+        infos = self.controller.info()
+        blas = [i for i in infos if i.get("user_api") == "blas"]
+        numpys = [i for i in blas if "numpy" in i.get("filepath", "")]  # the one numpy's matmul calls
+        return max((i["num_threads"] for i in (numpys or blas or infos)), default=0)
 
 
 _SETTER: list = []  # the process's one BLAS-setting thread (OpenBLAS heeds only the first setter)

@@ -1,8 +1,7 @@
 """A Parquet file streams through a training loop in bounded memory (bench.parquet_stream).
 
 The small version of the issue's acceptance (2 GB under 1 GB per process): a
-200 MB file, the device actor's peak resident memory under 300 MiB (it reads the
-file) and the driver's under 512 MiB (it reads none of it). It runs the
+200 MB file, each process's peak resident memory under 300 MiB. It runs the
 bench as a process of its own with a local Ray of its own, so both peaks are
 those of a fresh driver and a fresh device actor (VmHWM over their whole life).
 """
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 def test_a_200_mb_parquet_file_trains_with_each_process_under_300_mib():
     env = dict(os.environ, RAY_ADDRESS="local", RAY_USAGE_STATS_ENABLED="0")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.parquet_stream", "--gigabytes", "0.2", "--bound-mb", "512", "--json"],
+        [sys.executable, "-m", "bench.parquet_stream", "--gigabytes", "0.2", "--bound-mb", "300", "--json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -38,8 +37,6 @@ def test_a_200_mb_parquet_file_trains_with_each_process_under_300_mib():
     assert figures["file_bytes"] > 180e6
     assert figures["steps"] * 1024 > 0.9 * figures["rows"]  # the whole file was read
     assert figures["accuracy_last_runs"] > 0.9
-    # the actor reads the file: its peak proves the streaming; the driver reads none of it,
-    # and its baseline (Ray's core worker, raygraph, pyarrow) varies with what else runs here
+    assert figures["driver_peak_bytes"] < 300 * mib, figures  # VmHWM: this process's own peak
     assert figures["actor_peak_bytes"] < 300 * mib, figures
-    assert figures["driver_peak_bytes"] < 512 * mib, figures
     assert done.returncode == 0
