@@ -46,6 +46,8 @@ class FuncGraph(Graph):
         self.prefix = prefix.rstrip("/")
         self.seed = outer.seed
         self.captures: dict[Tensor, Tensor] = {}  # outer tensor -> placeholder inside
+        self._outer_of: dict[Tensor, Tensor] = {}  # placeholder -> the outer graph's tensor, when
+        # the captured tensor is from a graph further out (captured by `outer` first)
         self.control_captures: list[Operation] = []  # outer ops ops inside wait for
         self._created_at = outer._created_at
 
@@ -70,15 +72,6 @@ class FuncGraph(Graph):
     def describe(self) -> str:
         return f"the body '{self.prefix}' of a control-flow op in {self.root.describe()}"
 
-    def is_enclosed_by(self, graph: Graph) -> bool:
-        """True when `graph` is this graph or one it is nested in."""
-        g = self
-        while g is not None:
-            if g is graph:
-                return True
-            g = getattr(g, "outer", None)
-        return False
-
     # -- captures --
     def _capture(self, t: Tensor) -> Tensor:
         if t.graph is self:
@@ -99,18 +92,13 @@ class FuncGraph(Graph):
         return placeholder
 
     def outer_chain_has(self, graph: Graph) -> bool:
+        """True when `graph` encloses this one (is its outer graph, or that one's, ...)."""
         g = self.outer
         while g is not None:
             if g is graph:
                 return True
             g = getattr(g, "outer", None)
         return False
-
-    @property
-    def _outer_of(self) -> dict:
-        if not hasattr(self, "_outer_map"):
-            self._outer_map = {}
-        return self._outer_map
 
     def captured_inputs(self) -> tuple[list[Tensor], list[Tensor]]:
         """(tensors of the `outer` graph, their placeholders inside), in capture order."""

@@ -32,6 +32,7 @@ import inspect
 import threading
 
 from raygraph import dtypes
+from raygraph.func_graph import FuncGraph
 from raygraph.graph import (
     GraphKeys,
     Tensor,
@@ -797,13 +798,6 @@ def _graph_of(values):
         graph = getattr(element, "graph", None)
         if graph is not None:
             # inside a control-flow body, values of the enclosing graphs are captured
-            return default if graph is default or _encloses(graph, default) else graph
+            inside = graph is default or (isinstance(default, FuncGraph) and default.outer_chain_has(graph))
+            return default if inside else graph
     return default
-
-
-def _encloses(graph, inner) -> bool:
-    while inner is not None:
-        if inner is graph:
-            return True
-        inner = getattr(inner, "outer", None)
-    return False

@@ -202,13 +202,12 @@ def partition(
 
     consumed = {t.name for op in ops for t in op.inputs} | set(fetch_keys)
     needed = set(ops)
+    read = {t.name for c in ops for i, t in enumerate(c.inputs) if i not in ref_input_indices(c)}
+    fetched_only = set(fetch_keys) - read
     fetched_only_updaters = {  # a variable fetched, not read, waits for the run's updates of it
         op.name: updaters(op, needed)
         for op in ops
-        if registry.get(op.type).read_at_use
-        and op.outputs[0].name in fetch_keys
-        and op.outputs[0].name
-        not in {t.name for c in ops for i, t in enumerate(c.inputs) if i not in ref_input_indices(c)}
+        if registry.get(op.type).read_at_use and op.outputs[0].name in fetched_only
     }
     for op in ops:
         device = placement[op.name]
