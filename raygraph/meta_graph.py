@@ -179,6 +179,9 @@ def _add_collection(meta, graph, key: str, export_scope) -> None:
     if all(isinstance(i, Variable) for i in items):
         protos = [v.to_proto(export_scope) for v in items]
         collection.bytes_list.value.extend(p.SerializeToString() for p in protos if p is not None)
+    elif key == GraphKeys.SAVERS and all(hasattr(i, "saver_def") for i in items):  # SaverDefs, as TF's
+        protos = [s.to_proto(export_scope) for s in items]
+        collection.bytes_list.value.extend(p.SerializeToString() for p in protos if p is not None)
     elif all(isinstance(i, Tensor | Operation) for i in items):
         names = [i.name for i in items if i.name.startswith(prefix)]
         collection.node_list.value.extend(n[len(prefix) :] for n in names)
@@ -250,7 +253,7 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
         proto = _scoped_graph_def(proto, None, clear_devices=True)
     graph = get_default_graph()
     imported = importer.import_nodes(proto, kwargs.get("input_map"), import_scope or "")
-    _restore_collections(graph, meta, imported)
+    _restore_collections(graph, meta, imported, import_scope)
     returned = kwargs.get("return_elements")
     if meta.HasField("saver_def"):
         saver = Saver(saver_def=meta.saver_def, name=import_scope)
@@ -263,7 +266,7 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
     return saver
 
 
-def _restore_collections(graph, meta, imported: dict) -> None:
+def _restore_collections(graph, meta, imported: dict, import_scope=None) -> None:
     variables: dict[str, Variable] = {v.op.name: v for v in graph.get_collection(GraphKeys.GLOBAL_VARIABLES)}
     for key, collection in meta.collection_def.items():
         kind = collection.WhichOneof("kind")
@@ -271,6 +274,8 @@ def _restore_collections(graph, meta, imported: dict) -> None:
             items = [importer.returned_element(imported, name) for name in collection.node_list.value]
         elif kind == "bytes_list" and key in VARIABLE_COLLECTIONS:
             items = [_variable(variables, data, imported) for data in collection.bytes_list.value]
+        elif kind == "bytes_list" and key == GraphKeys.SAVERS:
+            items = [_saver(data, import_scope) for data in collection.bytes_list.value]
         elif kind == "bytes_list":
             items = list(collection.bytes_list.value)
         elif kind == "int64_list":
@@ -284,6 +289,15 @@ def _restore_collections(graph, meta, imported: dict) -> None:
             continue
         for item in items:
             graph.add_to_collection(key, item)
+
+
+def _saver(data: bytes, import_scope):
+    """The Saver of a SaverDef in the savers collection (it adopts the imported restore op)."""
+    from tensorboard.compat.proto import saver_pb2
+
+    from raygraph.train.saver import Saver
+
+    return Saver.from_proto(saver_pb2.SaverDef.FromString(data), import_scope)
 
 
 def _variable(variables: dict, data: bytes, imported: dict) -> Variable:

@@ -32,6 +32,7 @@ FULL_TRACE)` fills `RunMetadata.step_stats` (see raygraph.timeline).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import warnings
 import weakref
@@ -298,7 +299,7 @@ class Session:
             self.graph,
             client,
             self._devices,
-            allow_soft_placement=self.config.allow_soft_placement,
+            allow_soft_placement=self.config.allow_soft_placement or _after_device_loss.get(),
             log_device_placement=self.config.log_device_placement,
             intra_op_threads=self.config.intra_op_parallelism_threads,
             inter_op_threads=self.config.inter_op_parallelism_threads,
@@ -458,6 +459,22 @@ class Session:
 
 
 TARGETS = ("", "local")
+_after_device_loss = contextvars.ContextVar("raygraph_after_device_loss", default=False)
+
+
+@contextlib.contextmanager
+def _soft_placement_after_loss():
+    """Sessions made inside place ops with soft placement: a MonitoredSession re-creating its
+    session after a lost device, so that ops pinned to a device whose node is gone run on the
+    surviving ones. (Where every device is still there, soft placement changes nothing: the
+    first session, with the same graph and devices, placed it without relaxing any request.)"""
+    token = _after_device_loss.set(True)
+    try:
+        yield
+    finally:
+        _after_device_loss.reset(token)
+
+
 _open_sessions: dict[str, weakref.WeakSet] = {}  # target -> its open sessions (Session.reset)
 
 _cluster_targets: dict = {}  # "grpc://host:port" -> the ClusterSpec of the tf.train.Server with that target

@@ -25,8 +25,21 @@ an error is propagating, then closes the session. Leaving the block on
 OutOfRangeError (the input is exhausted) or StopIteration counts as a clean end:
 the error is swallowed and the hooks' `end` runs (so the final checkpoint is saved).
 
-Not done: TF's recovery (re-creating the session after AbortedError or
-UnavailableError); an error propagates instead.
+Recovery (MonitoredSession and MonitoredTrainingSession; not
+SingularMonitoredSession, as in TF). A run that fails with UnavailableError (a
+device actor died, its node was lost) or AbortedError is not the caller's
+problem: the session logs one warning, closes the broken session (without the
+hooks' `end`), makes a new one with the same creator (a new actor for the lost
+device, every variable restored from the latest checkpoint of `checkpoint_dir`,
+or initialized if there is none), calls the hooks' `after_create_session`
+again, and runs the same step again, hooks included. With a checkpoint every N
+steps and inputs that are a function of the global step, the result is the
+uninterrupted run's. Ops pinned to a device that no longer exists (its node is
+gone) are placed on the surviving devices in the new session (soft placement).
+After `max_failures_in_a_row` failures with no successful run between them
+(session creation included) the last error is raised again, naming the device
+and the global step the training could not get past; nothing waits forever:
+each device start has its own deadline (scheduler.shell.runtime.START_TIMEOUT_S).
 """
 
 from __future__ import annotations
@@ -34,10 +47,10 @@ from __future__ import annotations
 import os
 import threading
 
-from raygraph import errors
+from raygraph import errors, logging
 from raygraph.graph import GraphKeys, get_default_graph
-from raygraph.session import _Fetches
-from raygraph.train import basic_hooks
+from raygraph.session import _Fetches, _soft_placement_after_loss
+from raygraph.train import basic_hooks, training_util
 from raygraph.train.input_feeding import FeederFeeds
 from raygraph.train.session_manager import SessionManager
 from raygraph.train.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
@@ -53,6 +66,8 @@ __all__ = [
 ]
 
 USE_DEFAULT = object()
+MAX_FAILURES_IN_A_ROW = 3  # a monitored session's default: failures with no good run between them
+_PREEMPTION_ERRORS = (errors.AbortedError, errors.UnavailableError)  # TF's: the session is re-created
 
 
 # -- the Scaffold ----------------------------------------------------------------------------
@@ -332,21 +347,89 @@ class _RequestStop(Exception):
 
 
 class _MonitoredSession:
-    """What MonitoredSession and SingularMonitoredSession share."""
+    """What MonitoredSession and SingularMonitoredSession share (recovery: see the module's docstring)."""
 
-    def __init__(self, session_creator, hooks, stop_grace_period_secs=120):
+    def __init__(
+        self,
+        session_creator,
+        hooks,
+        stop_grace_period_secs=120,
+        should_recover=False,
+        max_failures_in_a_row=MAX_FAILURES_IN_A_ROW,
+    ):
         self._graph = get_default_graph()
         self._hooks = list(hooks or [])
         for hook in self._hooks:
             hook.begin()
         self._stop_grace_period_secs = stop_grace_period_secs
         self._stop_requested = False
-        self._tf_sess = session_creator.create_session()
+        self._creator = session_creator
+        self._should_recover = should_recover
+        self._max_failures = max(1, int(max_failures_in_a_row))
+        self._failures = 0  # failures since the last good run
+        self._tf_sess, self._coord, self._threads = None, None, []
+        # With recovery, every run also fetches the global step: the error that gives up names
+        # the last step reached.
+        self._global_step = training_util.get_global_step(self._graph) if should_recover else None
+        self._last_step = None
+        try:
+            self._create_session()
+        except _PREEMPTION_ERRORS as e:
+            if not should_recover:
+                raise
+            self._recover(e)
+
+    def _create_session(self) -> None:
+        """The creator's session, a coordinator, queue runners, then every hook's after_create_session."""
+        self._tf_sess = self._creator.create_session()
         self._coord = new_coordinator()
         self._threads = start_queue_runners(self._tf_sess, self._coord)
         self._feeders = FeederFeeds(self._graph)
         for hook in self._hooks:
             hook.after_create_session(self._tf_sess, self._coord)
+
+    def _recover(self, error: errors.OpError) -> None:
+        """Replaces the broken session by a new one (see the module's docstring), or raises."""
+        while True:
+            self._failures += 1
+            at = "" if self._last_step is None else f" at global step {self._last_step}"
+            if self._failures >= self._max_failures:
+                raise type(error)(
+                    error.node_def,
+                    error.op,
+                    f"MonitoredSession gave up after {self._failures} failures in a row{at}; the last: "
+                    f"{error.message}",
+                ) from error
+            logging.warning(
+                "MonitoredSession: a run failed%s (failure %d in a row; at most %d are recovered): %s "
+                "Making a new session, its variables restored from the latest checkpoint.",
+                at,
+                self._failures,
+                self._max_failures - 1,
+                error.message,
+            )
+            self._abandon_session()
+            try:
+                with _soft_placement_after_loss():
+                    self._create_session()
+                return
+            except _PREEMPTION_ERRORS as e:
+                error = e
+
+    def _abandon_session(self) -> None:
+        """Closes a broken session: stops its queue runners, no hook `end`, errors ignored."""
+        sess, self._tf_sess = self._tf_sess, None
+        try:
+            if self._coord is not None:
+                self._coord.request_stop()
+                self._coord.join(self._threads, stop_grace_period_secs=min(self._stop_grace_period_secs, 5))
+        except Exception:  # noqa: BLE001 - the threads failed with the session: that is known
+            pass
+        try:
+            if sess is not None:
+                sess.close()
+        except Exception:  # noqa: BLE001 - a session whose device died may fail to close cleanly
+            pass
 
     @property
     def graph(self):
@@ -360,13 +443,21 @@ class _MonitoredSession:
         """Runs `fetches` with the hooks' fetches and feeds in one Session.run; returns the caller's values."""
         if self._tf_sess is None:
             raise RuntimeError("Attempted to use a closed MonitoredSession.")
-        try:
-            return self._hooked_run(fetches, feed_dict, options, run_metadata)
-        except errors.OutOfRangeError:
-            raise
-        except Exception:
-            self._coord.raise_requested_exception()
-            raise
+        while True:
+            try:
+                result = self._hooked_run(fetches, feed_dict, options, run_metadata)
+                self._failures = 0
+                return result
+            except errors.OutOfRangeError:
+                raise
+            except _PREEMPTION_ERRORS as e:
+                if not self._should_recover:
+                    self._coord.raise_requested_exception()
+                    raise
+                self._recover(e)
+            except Exception:
+                self._coord.raise_requested_exception()
+                raise
 
     def _hooked_run(self, fetches, feed_dict, options, run_metadata):
         context = SessionRunContext(SessionRunArgs(fetches, feed_dict), self._tf_sess)
@@ -388,11 +479,15 @@ class _MonitoredSession:
         feeds.update(hook_feeds)
         indices = sorted(hook_fetches)
         everything = [fetches, [hook_fetches[i] for i in indices]]
+        if self._global_step is not None:
+            everything.append(self._global_step)
         if self._feeders:
             feeds.update(self._feeders.feeds_for(_Fetches(self._graph, everything).elements, feeds))
-        caller, hook_results = self._tf_sess.run(
+        caller, hook_results, *step = self._tf_sess.run(
             everything, feed_dict=feeds, options=options, run_metadata=run_metadata
         )
+        if step:
+            self._last_step = int(step[0])
         results = dict(zip(indices, hook_results))
         for i, hook in enumerate(self._hooks):
             hook.after_run(context, SessionRunValues(results.get(i), options, run_metadata))
@@ -403,7 +498,7 @@ class _MonitoredSession:
         """Calls `step_fn(step_context)`: `step_context.session` is the raw session,
         `step_context.run_with_hooks(...)` runs with hooks, `step_context.request_stop()` ends the loop."""
         try:
-            return step_fn(_StepContext(self._tf_sess, self.run))
+            return step_fn(_StepContext(self, self.run))
         except _RequestStop:
             self._stop_requested = True
             return None
@@ -441,13 +536,14 @@ class _MonitoredSession:
 class _StepContext:
     """What run_step_fn's step function gets."""
 
-    def __init__(self, session, run_with_hooks):
-        self._session = session
+    def __init__(self, monitored, run_with_hooks):
+        self._monitored = monitored
         self._run_with_hooks = run_with_hooks
 
     @property
     def session(self):
-        return self._session
+        """The raw tf.Session (the current one, after a recovery)."""
+        return self._monitored._tf_sess
 
     def run_with_hooks(self, *args, **kwargs):
         return self._run_with_hooks(*args, **kwargs)
@@ -459,13 +555,30 @@ class _StepContext:
 class MonitoredSession(_MonitoredSession):
     """A session whose runs call hooks, made by a SessionCreator (ChiefSessionCreator by default).
 
+    A run that fails because a device is gone (UnavailableError, AbortedError)
+    re-creates the session, restoring the latest checkpoint, and is run again;
+    after `max_failures_in_a_row` (raygraph's; default 3) such failures with no
+    good run between them the error is raised (see the module's docstring).
+
     >>> with tf.train.MonitoredSession(tf.train.ChiefSessionCreator(master="local"), hooks) as sess:
     ...     while not sess.should_stop():
     ...         sess.run(train_op)
     """
 
-    def __init__(self, session_creator=None, hooks=None, stop_grace_period_secs=120):
-        super().__init__(session_creator or ChiefSessionCreator(), hooks, stop_grace_period_secs)
+    def __init__(
+        self,
+        session_creator=None,
+        hooks=None,
+        stop_grace_period_secs=120,
+        max_failures_in_a_row=MAX_FAILURES_IN_A_ROW,
+    ):
+        super().__init__(
+            session_creator or ChiefSessionCreator(),
+            hooks,
+            stop_grace_period_secs,
+            should_recover=True,
+            max_failures_in_a_row=max_failures_in_a_row,
+        )
 
 
 class SingularMonitoredSession(_MonitoredSession):
@@ -516,6 +629,7 @@ def MonitoredTrainingSession(  # noqa: N802 - TensorFlow's name
     save_checkpoint_steps=USE_DEFAULT,
     summary_dir=None,
     save_graph_def=True,
+    max_failures_in_a_row=MAX_FAILURES_IN_A_ROW,
 ):
     """A MonitoredSession set up for training, as TF1's.
 
@@ -524,7 +638,9 @@ def MonitoredTrainingSession(  # noqa: N802 - TensorFlow's name
     and SummarySaverHook (every `save_summaries_steps`, default 100) writing to
     `summary_dir` (default checkpoint_dir), and CheckpointSaverHook (every
     `save_checkpoint_secs`, default 600, or `save_checkpoint_steps`).
-    `chief_only_hooks` run only on the chief; `hooks` everywhere.
+    `chief_only_hooks` run only on the chief; `hooks` everywhere. A device lost
+    mid-training (its actor killed, its node gone) is recovered from the latest
+    checkpoint, up to `max_failures_in_a_row` times in a row (raygraph's argument).
 
     >>> with tf.train.MonitoredTrainingSession(master="local", checkpoint_dir="ckpt",
     ...                                        save_checkpoint_steps=100) as sess:
@@ -548,7 +664,12 @@ def MonitoredTrainingSession(  # noqa: N802 - TensorFlow's name
         creator = WorkerSessionCreator(
             scaffold=scaffold, master=master, config=config, max_wait_secs=max_wait_secs
         )
-        return MonitoredSession(creator, hooks=hooks or [], stop_grace_period_secs=stop_grace_period_secs)
+        return MonitoredSession(
+            creator,
+            hooks=hooks or [],
+            stop_grace_period_secs=stop_grace_period_secs,
+            max_failures_in_a_row=max_failures_in_a_row,
+        )
 
     all_hooks = list(chief_only_hooks or [])
     creator = ChiefSessionCreator(
@@ -585,4 +706,9 @@ def MonitoredTrainingSession(  # noqa: N802 - TensorFlow's name
             )
         )
     all_hooks.extend(hooks or [])
-    return MonitoredSession(creator, hooks=all_hooks, stop_grace_period_secs=stop_grace_period_secs)
+    return MonitoredSession(
+        creator,
+        hooks=all_hooks,
+        stop_grace_period_secs=stop_grace_period_secs,
+        max_failures_in_a_row=max_failures_in_a_row,
+    )

@@ -437,3 +437,26 @@ def test_restore_v2_reads_when_the_initializer_runs(tmp_path):
         with pytest.raises(tf.errors.NotFoundError, match="ckpt.safetensors does not exist"):
             sess.run(w.initializer)  # a run with no fetches may report its failure on the next run
             sess.run(w)
+
+
+def test_the_savers_collection_goes_into_a_meta_graph_as_saver_defs(tmp_path):
+    import warnings
+
+    with tf.Graph().as_default():
+        v = tf.Variable([1.0, 2.0], name="v")
+        saver = tf.train.Saver(max_to_keep=3)
+        tf.add_to_collection(tf.GraphKeys.SAVERS, saver)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "Issue encountered when serializing: savers"
+            meta = tf.train.export_meta_graph(str(tmp_path / "m.meta"))
+        assert len(meta.collection_def["savers"].bytes_list.value) == 1
+        with tf.Session("local") as sess:
+            sess.run(v.initializer)
+            path = saver.save(sess, str(tmp_path / "ckpt"))
+    with tf.Graph().as_default():
+        tf.train.import_meta_graph(str(tmp_path / "m.meta"))
+        (restored,) = tf.get_collection(tf.GraphKeys.SAVERS)
+        assert isinstance(restored, tf.train.Saver) and restored.saver_def.max_to_keep == 3
+        with tf.Session("local") as sess:
+            restored.restore(sess, path)
+            np.testing.assert_array_equal(sess.run("v:0"), [1.0, 2.0])

@@ -307,3 +307,116 @@ def test_supervisor_background_checkpoint(tmp_path):
             while tf.train.latest_checkpoint(logdir) is None and time.time() < deadline:
                 time.sleep(0.05)
     assert tf.train.latest_checkpoint(logdir).endswith("model.ckpt-1")
+
+
+# -- recovery: a run that fails because a device is gone ------------------------------------------
+
+LOST = "Device /job:worker/replica:0/task:0/device:CPU:1 is unavailable: its actor died"
+
+
+class _FlakySession:
+    """A local session that loses everything (as a dead device does) at the creator's chosen runs."""
+
+    def __init__(self, sess, creator):
+        self._sess, self._creator = sess, creator
+        self.graph = sess.graph
+
+    def run(self, *args, **kwargs):
+        self._creator.runs += 1
+        if self._creator.runs in self._creator.fail_at:
+            self._sess.close()
+            raise self._creator.error_class(None, None, LOST)
+        return self._sess.run(*args, **kwargs)
+
+    def close(self):
+        self._sess.close()
+
+
+class _FlakyCreator(tf.train.SessionCreator):
+    def __init__(self, inner, fail_at=(), fail_creations=0, error_class=errors.UnavailableError):
+        self.inner, self.fail_at, self.runs, self.created = inner, set(fail_at), 0, 0
+        self.fail_creations, self.error_class = fail_creations, error_class
+
+    def create_session(self):
+        self.created += 1
+        if self.created <= self.fail_creations:
+            raise self.error_class(None, None, LOST)
+        return _FlakySession(self.inner.create_session(), self)
+
+
+def _step_batches():
+    """A train step whose batch is a function of the global step (so a replay sees the same data)."""
+    step = tf.train.get_or_create_global_step()
+    rng = np.random.RandomState(0)
+    xs = tf.constant(rng.randn(6, 8, 3).astype(np.float32))
+    ys = tf.constant(rng.randn(6, 8, 1).astype(np.float32))
+    index = tf.mod(step, 6)
+    x, y = tf.gather(xs, index), tf.gather(ys, index)
+    w = tf.get_variable("w", initializer=tf.constant(rng.randn(3, 1).astype(np.float32)))
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - y))
+    train_op = tf.train.AdamOptimizer(0.05).minimize(loss, global_step=step)
+    return step, w, train_op
+
+
+def _train_flaky(
+    ckpt, fail_at=(), fail_creations=0, last_step=20, error_class=errors.UnavailableError, **kwargs
+):
+    with tf.Graph().as_default():
+        step, w, train_op = _step_batches()
+        rec = Recorder()
+        creator = _FlakyCreator(
+            tf.train.ChiefSessionCreator(master="local", checkpoint_dir=ckpt),
+            fail_at,
+            fail_creations,
+            error_class,
+        )
+        hooks = [
+            tf.train.CheckpointSaverHook(ckpt, save_steps=3),
+            tf.train.StopAtStepHook(last_step=last_step),
+            rec,
+        ]
+        with tf.train.MonitoredSession(creator, hooks=hooks, **kwargs) as sess:
+            while not sess.should_stop():
+                sess.run(train_op)
+            return sess.run([w, step]), creator, rec
+
+
+def test_a_lost_device_is_recovered_from_the_checkpoint_and_training_ends_as_uninterrupted(tmp_path, caplog):
+    (want_w, want_step), _, _ = _train_flaky(str(tmp_path / "clean"))
+    with caplog.at_level("WARNING"):
+        (w, step), creator, rec = _train_flaky(str(tmp_path / "flaky"), fail_at={9, 10, 31, 40})
+    assert step == want_step == 20
+    np.testing.assert_array_equal(w, want_w)
+    assert creator.created == 5  # the first session, then one per failure (10 fails while recovering 9)
+    # run 10 (the new session's first: its global step) failed before the hooks saw that session
+    assert rec.calls.count("after_create_session") == 4 and rec.calls.count("end") == 1
+    warnings = [r.getMessage() for r in caplog.records if "MonitoredSession" in r.getMessage()]
+    assert len(warnings) == 4 and all("CPU:1" in m for m in warnings)
+
+
+def test_aborted_runs_and_failed_creations_are_recovered_too(tmp_path):
+    (want_w, _), _, _ = _train_flaky(str(tmp_path / "clean"), last_step=8)
+    (w, step), creator, _ = _train_flaky(
+        str(tmp_path / "flaky"), fail_at={5}, fail_creations=1, last_step=8, error_class=errors.AbortedError
+    )
+    assert step == 8 and creator.created == 3
+    np.testing.assert_array_equal(w, want_w)
+
+
+def test_too_many_failures_in_a_row_raise_one_error_naming_the_device_and_step(tmp_path):
+    with pytest.raises(errors.UnavailableError) as info:
+        _train_flaky(str(tmp_path / "c"), fail_at=set(range(14, 200)), max_failures_in_a_row=4)
+    text = str(info.value)
+    assert "gave up after 4 failures in a row at global step" in text and "CPU:1" in text
+    step = int(text.split("at global step ")[1].split(";")[0])
+    assert step == 6  # the last step reached (runs 12 and 13: the step-6 run and its hooks)
+
+
+def test_singular_monitored_session_does_not_recover(tmp_path):
+    with tf.Graph().as_default():
+        step, w, train_op = _step_batches()
+        with tf.train.SingularMonitoredSession(master="local") as sess:
+            sess._tf_sess.close()
+            sess._tf_sess = _FlakySession(tf.Session("local"), _FlakyCreator(None, fail_at={1}))
+            with pytest.raises(errors.UnavailableError, match="CPU:1"):
+                sess.run(train_op)
