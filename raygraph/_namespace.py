@@ -110,6 +110,7 @@ from raygraph.io_ops import (  # noqa: E402
     TFRecordReader,
     WholeFileReader,
 )
+from raygraph.logging import get_logger  # noqa: E402 - tf.get_logger (TF 1.14+)
 from raygraph.random import set_random_seed  # noqa: E402
 from raygraph.registry_api import NotDifferentiable, Op, RegisterGradient, raw_ops  # noqa: E402
 from raygraph.session import (  # noqa: E402

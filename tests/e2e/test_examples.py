@@ -95,3 +95,16 @@ def test_serve_digits_answers_like_session_run(tmp_path, capsys):
     assert out[-1].startswith("max difference between served and Session.run probabilities: ")
     assert len([line for line in out if line.strip()[:1].isdigit()]) == 10  # a row per queried image
     assert os.listdir(tmp_path) == ["1"]
+
+
+@ON_RAY
+@pytest.mark.slow
+def test_fault_tolerance_recovers_from_killed_devices(tmp_path, capsys):
+    accuracy = load_example("fault_tolerance").main(
+        ["--steps", "160", "--kill-at", "30,90", "--checkpoint-dir", str(tmp_path)]
+    )
+    assert accuracy >= 0.9
+    out = capsys.readouterr().out
+    assert "run 30: killing /job:worker/replica:0/task:0/device:CPU:0" in out
+    assert "run 90: killing /job:worker/replica:0/task:0/device:CPU:1" in out
+    assert "2 recoveries; global step 160 after" in out
