@@ -298,15 +298,27 @@ class CentralScheduler:
         return link
 
     def _collect(self, run_id, calls: list[_Call], deadline):
-        """Waits for every reply; on the first failure aborts the others. (replies, failure)."""
-        pending = list(calls)
+        """Waits for every reply; on the first failure aborts the others. (replies, failure).
+
+        A device that replied stays watched while others work: it may have died after
+        replying, with a tensor it sent them still in its process (a transfer is fire
+        and forget), and they would wait for it forever. Its connection closing is
+        then the run's failure.
+        """
+        pending, watched = list(calls), []
         replies, failure = [], None
         while pending:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             if failure is not None:
                 timeout = ABORT_GRACE_S
-            ready = self._wait_any(pending, timeout)
-            if not ready:
+            got = self._wait_any(pending, timeout, watched)
+            ready = [c for c in got if c not in watched]
+            for call in [c for c in got if c in watched]:
+                watched.remove(call)  # readable after its reply: closed, or nothing to watch
+                if call.link.gone() and failure is None:
+                    failure = self._device_gone(call.lane, call.link, "its actor died after its reply")
+                    self._abort(run_id, pending)
+            if not got:
                 if failure is not None:
                     break  # aborted devices that do not answer: give up on them
                 waiting = ", ".join(c.device.name for c in pending)
@@ -321,14 +333,18 @@ class CentralScheduler:
                 if error is not None and failure is None:
                     failure = error
                     self._abort(run_id, pending)
+                elif error is None and pending and call.link.mortal:
+                    watched.append(call)
         return replies, failure
 
-    def _wait_any(self, pending: list[_Call], timeout) -> list[_Call]:
-        """The calls whose reply has arrived, waiting up to `timeout` seconds (None: until one)."""
-        if len(pending) == 1 and timeout is None:
+    def _wait_any(self, pending: list[_Call], timeout, watched: list[_Call] = ()) -> list[_Call]:
+        """The calls whose reply has arrived, or watched ones whose connection is readable
+        (closed), waiting up to `timeout` seconds (None: until one)."""
+        if len(pending) == 1 and timeout is None and not watched:
             return pending  # one device left: read it directly
-        ready = self.client.wait([c.link for c in pending], timeout)
-        return [c for c in pending if c.link in ready]
+        calls = [*pending, *watched]
+        ready = self.client.wait([c.link for c in calls], timeout)
+        return [c for c in calls if c.link in ready]
 
     def _reply_error(self, call: _Call, run_id, replies: list):
         """Reads one reply into `replies`; returns the error it carries, if any."""
@@ -352,7 +368,7 @@ class CentralScheduler:
         for call in calls:
             call.link.abort(run_id, reason)
 
-    def _device_gone(self, lane: _Lane, link: Link, cause: Exception) -> errors.OpError:
+    def _device_gone(self, lane: _Lane, link: Link, cause: Exception | str) -> errors.OpError:
         device = link.device
         if lane.links.get(device.name) is link:
             del lane.links[device.name]

@@ -112,6 +112,16 @@ class Link:
         """Tells the device to end run `run_id` (another device failed); never raises."""
         raise NotImplementedError
 
+    mortal = False  # whether the instance can die (a process of its own): see `gone`
+
+    def gone(self) -> bool:
+        """Whether the instance is known dead (its connection closed), without reading a reply.
+
+        The scheduler asks it of a device that has already replied to a run while
+        the others still work: a tensor it sent them may have died with it.
+        """
+        return False
+
     def close(self) -> None:
         raise NotImplementedError
 

@@ -191,6 +191,16 @@ class Channel:
     def fileno(self) -> int:
         return self.conn.fileno()
 
+    def closed(self) -> bool:
+        """Whether the actor's end is closed (its process died): a peek, nothing is read."""
+        try:
+            with socket.socket(fileno=os.dup(self.conn.fileno())) as sock:
+                return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
     def close(self) -> None:
         self.conn.close()
         if self.arena is not None:

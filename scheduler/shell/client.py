@@ -90,6 +90,11 @@ class RayLink(Link):
         except ConnectionError as e:
             raise DeviceUnavailable(f"its actor died ({e})") from None
 
+    mortal = True
+
+    def gone(self) -> bool:
+        return self.channel.closed()
+
     def abort(self, run_id, reason: str) -> None:
         try:
             self.actor.abort.remote(run_id, reason)

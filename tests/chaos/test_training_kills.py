@@ -3,7 +3,7 @@
 The program trains on two device actors (the variables on one, the model's first
 layer on the other); its batch is a function of the global step, so a step replayed
 after a restore sees the same data. A killer thread SIGKILLs one of the two actors
-(chosen at random) at random moments, between runs or in the middle of one. Each
+(chosen at random) after random runs of the loop, between runs or in the middle of one. Each
 time, the monitored session makes a new session (a new actor), restores the latest
 checkpoint (saved every 3 steps) and carries on: the loop sees no exception, and the
 final weights and global step equal those of a run with no kill, bit for bit.
@@ -83,17 +83,25 @@ def _sigkill(device: str) -> bool:
 
 
 def _train(ckpt: str, kills: int = 0, seed: int = 0):
-    """(final weights, global step, kills done): trains to LAST_STEP, SIGKILLing `kills` times."""
-    done, stop, runs = [], threading.Event(), [0]
+    """(final weights, global step, kills done): trains to LAST_STEP, SIGKILLing `kills` times.
 
-    def killer():  # one kill, then waits for a good run (so kills spread over the training)
-        rng = random.Random(seed)
-        while len(done) < kills and not stop.is_set():
-            stop.wait(rng.uniform(0.05, 0.5))
-            if not stop.is_set() and _sigkill(rng.choice(DEVICES)):
-                done.append(runs[0])
-                while runs[0] == done[-1] and not stop.wait(0.01):
-                    pass
+    The kills are due after randomly chosen runs of the loop (in its first half or so);
+    each lands 0-15 ms after its run returned: between two runs or inside the next.
+    """
+    rng = random.Random(seed)
+    targets = set(rng.sample(range(2, LAST_STEP // 2 + kills), kills))
+    due, done = threading.Semaphore(0), []
+
+    def killer():
+        for _ in range(kills):
+            if not due.acquire(timeout=120):
+                return
+            time.sleep(rng.uniform(0, 0.015))
+            for _ in range(200):  # a device being restarted has no actor to kill: another try
+                if _sigkill(rng.choice(DEVICES)):
+                    done.append(True)
+                    break
+                time.sleep(0.02)
 
     with tf.Graph().as_default():
         train_op, weights = _program()
@@ -107,13 +115,13 @@ def _train(ckpt: str, kills: int = 0, seed: int = 0):
             config=TWO_CPUS,
         ) as sess:
             thread.start()
+            runs = 0
             while not sess.should_stop():
                 sess.run(train_op)
-                runs[0] += 1
-                if len(done) < kills:  # slow the loop down until every kill happened
-                    time.sleep(0.02)
-            stop.set()
-            thread.join(timeout=60)
+                runs += 1
+                if runs in targets:
+                    due.release()
+            thread.join(timeout=120)
             final = sess.run(weights + [tf.train.get_global_step()])
     return final[:-1], int(final[-1]), len(done)
 
