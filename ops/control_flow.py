@@ -387,8 +387,9 @@ def _ancestors(tensors, fed) -> set:
 
 
 def _helper(ctx):
-    """The session's loop-gradient helper thread on this device (None on one core)."""
-    if (os.cpu_count() or 1) < 2:
+    """The session's loop-gradient helper thread on this device: a CPU device of a machine
+    with more than one core (a GPU's kernels stay on the thread that holds its context)."""
+    if ctx.xp is not np or (os.cpu_count() or 1) < 2:
         return None
     return ctx.state.resource("while-grad-helper", _Helper)
 
