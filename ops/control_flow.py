@@ -15,7 +15,11 @@ includes the gradient, the forward kernel keeps those values per iteration on
 its last output, the tape (a host value of dtype variant), and WhileGrad walks
 the tape in reverse, calling the gradient function once per iteration and
 summing the gradients of the captured tensors (the weights a loop body reads).
-A loop whose gradient is not part of the run keeps nothing.
+Those sums are off the loop's chain (iteration t - 1 needs only the loop
+variables' gradients of iteration t): where they hold no stateful op, WhileGrad
+runs them on one helper thread per session, in iteration order, so the sums are
+the same (`_capture_split`). A loop whose gradient is not part of the run keeps
+nothing.
 """
 
 from __future__ import annotations
