@@ -120,11 +120,20 @@ class UnsortedSegmentSum(Op):
             position = np.unravel_index(int(xp.argmax(segment_ids.reshape(-1))), segment_ids.shape)
             where = ",".join(str(int(p)) for p in position)
             raise IndexError(f"segment_ids[{where}] = {int(segment_ids[position])} is out of range [0, {n})")
-        keep = segment_ids >= 0
-        if bool(keep.all()):
-            xp.add.at(out, segment_ids, data)
-        else:
-            xp.add.at(out, segment_ids[keep], data[keep])
+        ids = segment_ids.reshape(-1)
+        rows = data.reshape((ids.size, -1))
+        keep = ids >= 0
+        if not bool(keep.all()):
+            ids, rows = ids[keep], rows[keep]
+        # Each id's first row is assigned, the repeats added in order: the sums of add.at
+        # (the same order), a few times faster when most ids are distinct (an embedding's).
+        _, first = xp.unique(ids, return_index=True)
+        flat = out.reshape((n, -1))
+        flat[ids[first]] = rows[first]
+        if first.size < ids.size:
+            repeat = xp.ones(ids.size, dtype=bool)
+            repeat[first] = False
+            xp.add.at(flat, ids[repeat], rows[repeat])
         return out
 
     def grad(op, dy):

@@ -225,7 +225,8 @@ class Split(Op):
         n = value.shape[axis]
         if n % num_split:
             raise ValueError(f"Dimension {axis} of size {n} is not evenly divisible by {num_split}")
-        return xp.split(value, num_split, axis=axis)
+        size = n // num_split
+        return _parts(value, [size * i for i in range(1, num_split)], axis)
 
     def grad(op, *dys):
         return [concat(list(dys), op.attrs["axis"])]
@@ -252,10 +253,21 @@ class SplitV(Op):
 
     def kernel(xp, value, size_splits, num_split, axis):
         sizes = _split_sizes(value.shape[axis], size_splits.tolist())
-        return xp.split(value, list(itertools.accumulate(sizes[:-1])), axis=axis)
+        return _parts(value, itertools.accumulate(sizes[:-1]), axis)
 
     def grad(op, *dys):
         return [concat(list(dys), op.attrs["axis"]), None]
+
+
+def _parts(value, cuts, axis: int) -> list:
+    """Views of `value` between the `cuts` along `axis` (xp.split without its per-call overhead)."""
+    index = [slice(None)] * value.ndim
+    parts, start = [], 0
+    for stop in (*cuts, value.shape[axis]):
+        index[axis] = slice(start, stop)
+        parts.append(value[tuple(index)])
+        start = stop
+    return parts
 
 
 def _split_sizes(n: int | None, sizes: list) -> list:

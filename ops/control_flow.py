@@ -15,11 +15,21 @@ includes the gradient, the forward kernel keeps those values per iteration on
 its last output, the tape (a host value of dtype variant), and WhileGrad walks
 the tape in reverse, calling the gradient function once per iteration and
 summing the gradients of the captured tensors (the weights a loop body reads).
-A loop whose gradient is not part of the run keeps nothing.
+Those sums are off the loop's chain (iteration t - 1 needs only the loop
+variables' gradients of iteration t): where they hold no stateful op, WhileGrad
+runs them on one helper thread per session, in iteration order, so the sums are
+the same (`_capture_split`). A loop whose gradient is not part of the run keeps
+nothing.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ops import registry
 from ops.registry import REQUIRED, Op, build
 from raygraph import dtypes
 from raygraph.func_graph import Function
@@ -121,6 +131,7 @@ class While(Op):
                     "capture_indices": [i - n for i in diff_in if i >= n],
                     "capture_dtypes": [op.inputs[n_cond + i].dtype for i in diff_in if i >= n],
                     "capture_shapes": [op.inputs[n_cond + i].shape for i in diff_in if i >= n],
+                    "split": _capture_split(body, len(loop_in)),
                 },
                 name="WhileGrad",
             )
@@ -140,25 +151,38 @@ class WhileGrad(Op):
         "capture_indices": (),
         "capture_dtypes": (),
         "capture_shapes": (),
+        "split": None,
     }
     stateful = True
     multi_output = True
     differentiable = False
     heavy = True
 
-    def infer(tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes):
+    def infer(tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes, split):
         specs = [(t.dtype, t.shape) for t in dy]
         return specs + [(d, as_shape(s)) for d, s in zip(capture_dtypes, capture_shapes)]
 
-    def kernel(ctx, tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes):
-        run = ctx.function(grad)
+    def kernel(ctx, tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes, split):
         k = num_loop_grads
         dys = list(dy)
         sums = _Sums(ctx.xp, len(capture_dtypes))
-        for saved in reversed(tape.calls):
-            out = run(saved + dys)
-            dys = out[:k]
-            sums.add(out[k:])
+        helper = _helper(ctx) if split and len(tape.calls) > 1 else None
+        if helper is None:
+            run = ctx.function(grad)
+            for saved in reversed(tape.calls):
+                out = run(saved + dys)
+                dys = out[:k]
+                sums.add(out[k:])
+        else:  # the captures' gradients on the helper thread, in order, beside the loop's chain
+            run_loop, run_captures = ctx.function(split[0]), ctx.function(split[1])
+            pending = []
+            for saved in reversed(tape.calls):
+                out = run_loop(saved + dys)
+                args = saved + dys + out[k:]
+                pending.append(helper.submit(lambda a=args: sums.add(run_captures(a))))
+                dys = out[:k]
+            for done in pending:
+                done.result()
         return dys + sums.result([tape.captures[j] for j in capture_indices])
 
 
@@ -318,6 +342,77 @@ def function_gradient(fn: Function, out_indices: list[int], in_indices: list[int
     grad_fn = Function(graph, saved + dys, results)
     fn.gradient = (diff_out, diff_in, grad_fn)
     return fn.gradient
+
+
+def _capture_split(fn: Function, num_loop_grads: int):
+    """(loop part, captures part) of a loop body's gradient Function, or None.
+
+    The gradients of the captured tensors (a cell's weights: x^T @ dgates, summed
+    over the iterations) are off the loop's chain: iteration t - 1 needs only the
+    loop variables' gradients of iteration t. The loop part computes those, plus
+    the values the captures part reads from it (`boundary`); the captures part
+    takes the gradient's arguments and those values. WhileGrad runs the captures
+    part on a helper thread beside the chain (BENCHMARKS.md, recurrent workloads).
+    None when there is nothing to split off, or the captures part holds a stateful
+    op or a control dependency (its effects must keep their place in the chain).
+    """
+    grad_fn = fn.gradient[2]
+    fed = set(grad_fn.inputs)
+    loop_out, capture_out = grad_fn.outputs[:num_loop_grads], grad_fn.outputs[num_loop_grads:]
+    loop_ops = _ancestors(loop_out, fed)
+    capture_ops = [op for op in _ancestors(capture_out, fed) if op not in loop_ops]
+    if not capture_ops:
+        return None
+    for op in capture_ops:
+        if op.control_inputs or registry.get(op.type).stateful:
+            return None
+    boundary = []
+    for op in capture_ops:
+        for t in op.inputs:
+            if t.op in loop_ops and t not in fed and t not in boundary:
+                boundary.append(t)
+    for t in capture_out:  # a captures' gradient computed by the loop part
+        if t.op in loop_ops and t not in fed and t not in boundary:
+            boundary.append(t)
+    loop_part = Function(fn.graph, grad_fn.inputs, loop_out + boundary)
+    return loop_part, Function(fn.graph, grad_fn.inputs + boundary, capture_out)
+
+
+def _ancestors(tensors, fed) -> set:
+    """The ops computing `tensors` from the `fed` tensors."""
+    seen, stack = set(), [t.op for t in tensors if t not in fed]
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(t.op for t in op.inputs if t not in fed)
+            stack.extend(op.control_inputs)
+    return seen
+
+
+def _helper(ctx):
+    """The session's loop-gradient helper thread on this device: a CPU device of a machine
+    with more than one core (a GPU's kernels stay on the thread that holds its context)."""
+    if ctx.xp is not np or (os.cpu_count() or 1) < 2:
+        return None
+    return ctx.state.resource("while-grad-helper", _Helper)
+
+
+class _Helper:
+    """One thread that runs the captures' part of loop gradients, in submission order."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="raygraph-while-grad", initializer=_quiet)
+
+    def submit(self, fn):
+        return self.pool.submit(fn)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
+
+
+def _quiet() -> None:
+    np.seterr(all="ignore")  # as on the kernel threads: TF's kernels return inf and nan silently
 
 
 def _zeros_for(x):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import numpy as np
+
 from ops import api as tf
 from ops.elementwise import Unary
 from raygraph import dtypes
@@ -143,6 +145,9 @@ class Rsqrt(Unary):
         return [dy * -0.5 * y * y * y]
 
 
+_EXP_CAP = {np.float32: 88.0, np.float64: 709.0}  # exp of these is finite
+
+
 class Sigmoid(Unary):
     """1 / (1 + exp(-x)), elementwise, without overflow for large |x|: `tf.sigmoid(logits)`."""
 
@@ -151,6 +156,12 @@ class Sigmoid(Unary):
     cost = "transcendental"
 
     def kernel(xp, x):
+        if x.dtype in (np.float32, np.float64):  # 1 / (1 + exp(-x)) in place, exp's argument capped
+            t = xp.negative(x, out=xp.empty_like(x))
+            xp.minimum(t, _EXP_CAP[x.dtype.type], out=t)  # below it 1 / (1 + e) underflows anyway
+            xp.exp(t, out=t)
+            t += 1
+            return xp.reciprocal(t, out=t)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         return xp.where(x >= 0, xp.ones((), x.dtype), e) / (1 + e)
 

@@ -237,6 +237,55 @@ def test_while_loop_gradient_with_zero_iterations_and_unused_vars():
         np.testing.assert_allclose(run(gw, {x: [1, 1], n: 2}), [4, 6])
 
 
+def test_loop_gradient_of_captured_weights_runs_beside_the_chain(monkeypatch):
+    """A captured weight's gradient (x^T @ dy per iteration) is split off the loop's chain
+    and summed on the helper thread: the same values as the unsplit gradient, and as
+    finite differences."""
+    import ops.control_flow as cf
+
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [2, 3])
+        w = tf.placeholder(tf.float64, [3, 3])
+        _, h = tf.while_loop(lambda i, h: i < 5, lambda i, h: (i + 1, tf.tanh(tf.matmul(h, w))), [0, x])
+        gx, gw = tf.gradients(tf.reduce_sum(h * h), [x, w])
+        (loop_grad,) = [op for op in tf.get_default_graph().get_operations() if op.type == "WhileGrad"]
+        _, captures_part = loop_grad.attrs["split"]
+        assert [t.op.type for t in captures_part.outputs] == ["MatMul"]  # x^T @ dy, per iteration
+        rng = np.random.default_rng(0)
+        xv, wv = rng.standard_normal((2, 3)) * 0.5, rng.standard_normal((3, 3)) * 0.5
+
+        def f(xv, wv):
+            h = xv
+            for _ in range(5):
+                h = np.tanh(h @ wv)
+            return np.sum(h * h)
+
+        split = run([gx, gw], {x: xv, w: wv})
+        monkeypatch.setattr(cf, "_helper", lambda ctx: None)
+        unsplit = run([gx, gw], {x: xv, w: wv})
+        np.testing.assert_array_equal(split[1], unsplit[1])
+        np.testing.assert_array_equal(split[0], unsplit[0])
+        np.testing.assert_allclose(split[1], numeric_grad(lambda v: f(xv, v), wv), rtol=1e-6)
+
+
+def test_loop_gradient_with_a_stateful_captures_part_is_not_split(monkeypatch):
+    import ops.control_flow as cf
+    from ops import registry
+
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [3])
+        w = tf.placeholder(tf.float32, [3])
+        _, h = tf.while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, h * w), [0, x])
+        tf.gradients(tf.reduce_sum(h), [x, w])
+        ops = tf.get_default_graph().get_operations()
+        (loop_grad,) = [op for op in ops if op.type == "WhileGrad"]
+        (loop,) = [op for op in ops if op.type == "While"]
+        assert loop_grad.attrs["split"] is not None
+        # as if w's gradient (a Mul) had an effect that must keep its place in the chain
+        monkeypatch.setattr(registry.get("Mul"), "stateful", True)
+        assert cf._capture_split(loop.attrs["body"], 1) is None
+
+
 def test_while_loop_back_prop_false_has_no_gradient():
     with tf.Graph().as_default():
         x = tf.constant(1.0)
