@@ -311,14 +311,20 @@ class CentralScheduler:
         return link
 
     def _collect(self, run_id, calls: list[_Call], deadline):
-        """Waits for every reply; on the first failure aborts the others. (replies, failure)."""
+        """Waits for every reply; on the first failure aborts the others. (replies, failure).
+
+        Devices that already replied are watched too: one that dies while others
+        still run may have sent them tensors that will never arrive (a node lost
+        with the transfers in its object store), and the run would wait forever.
+        """
         pending = list(calls)
+        watched: list[_Call] = []  # replied, on links that report their device's death
         replies, failure = [], None
         while pending:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             if failure is not None:
-                timeout = ABORT_GRACE_S
-            ready = self._wait_any(pending, timeout)
+                timeout, watched = ABORT_GRACE_S, []
+            ready = self._wait_any(pending, watched, timeout)
             if not ready:
                 if failure is not None:
                     break  # aborted devices that do not answer: give up on them
@@ -329,19 +335,29 @@ class CentralScheduler:
                 self._abort(run_id, pending)
                 continue
             for call in ready:
-                pending.remove(call)
-                error = self._reply_error(call, run_id, replies)
+                if call in watched:  # nothing outstanding on it: its actor is gone
+                    watched.remove(call)
+                    cause = DeviceUnavailable(
+                        "its actor died after its part of the run, with tensors in flight"
+                    )
+                    error = self._device_gone(call.lane, call.link, cause)
+                else:
+                    pending.remove(call)
+                    error = self._reply_error(call, run_id, replies)
+                    if error is None and call.link.signals_death and pending:
+                        watched.append(call)
                 if error is not None and failure is None:
                     failure = error
                     self._abort(run_id, pending)
         return replies, failure
 
-    def _wait_any(self, pending: list[_Call], timeout) -> list[_Call]:
-        """The calls whose reply has arrived, waiting up to `timeout` seconds (None: until one)."""
-        if len(pending) == 1 and timeout is None:
+    def _wait_any(self, pending: list[_Call], watched: list[_Call], timeout) -> list[_Call]:
+        """The calls whose reply has arrived (or whose watched link closed), waiting up to
+        `timeout` seconds (None: until one)."""
+        if len(pending) == 1 and not watched and timeout is None:
             return pending  # one device left: read it directly
-        ready = self.client.wait([c.link for c in pending], timeout)
-        return [c for c in pending if c.link in ready]
+        ready = self.client.wait([c.link for c in pending + watched], timeout)
+        return [c for c in pending + watched if c.link in ready]
 
     def _reply_error(self, call: _Call, run_id, replies: list):
         """Reads one reply into `replies`; returns the error it carries, if any."""

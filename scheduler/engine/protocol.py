@@ -106,6 +106,9 @@ class Link:
 
     device: Device
     generation: int  # which instance: a new one after the device died
+    # Whether Client.wait reports the link ready when its instance dies, even with no
+    # request outstanding (a socket's end of file); then a reply on such a link is its death.
+    signals_death = False
 
     def send(self, request: Request, sends_to: list[Device]) -> None:
         """Sends a request; `sends_to` are the devices its partition sends tensors to."""

@@ -69,6 +69,8 @@ class RayClient(Client):
 class RayLink(Link):
     """A session's channel to one device actor instance."""
 
+    signals_death = True  # the actor's end of the socket closes when its process dies
+
     def __init__(self, device: Device, actor, generation: int, chan):
         self.device = device
         self.actor = actor

@@ -26,6 +26,7 @@ import faulthandler
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -173,13 +174,22 @@ def fd_pressure(rng: random.Random, rounds: int) -> None:
                     with tf.Session(config=TWO) as other:
                         check(other, x, fetches, 8, rng, "fds_new_session")
                 else:
+                    start = time.monotonic()
                     try:
                         with tf.Session(graph=saver_graph, config=TWO) as s:
                             s.run(v.initializer)
                             saver.save(s, os.path.join(directory, "model.ckpt"))
                         emit(kind="fds_save", outcome="right")
                     except tf.errors.OpError as e:
-                        emit(kind="fds_save", outcome="typed", error=type(e).__name__, message=str(e)[:400])
+                        seconds = round(time.monotonic() - start, 2)
+                        message = str(e)[:400]
+                        emit(
+                            kind="fds_save",
+                            outcome="typed",
+                            error=type(e).__name__,
+                            message=message,
+                            seconds=seconds,
+                        )
                     except Exception as e:  # noqa: BLE001
                         emit(kind="fds_save", outcome="wrong", error=type(e).__name__, message=str(e)[:400])
             for fd in held:
@@ -187,6 +197,7 @@ def fd_pressure(rng: random.Random, rounds: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
             check(sess, x, fetches, 8, rng, "fds_after")  # descriptors back: the same session works
         assert actor_pids() == pids, "a device actor was restarted"
+    shutil.rmtree(directory)
     emit(kind="fds_done")
 
 

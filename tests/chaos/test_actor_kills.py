@@ -69,7 +69,7 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.timeout(1800)
 def test_actor_kills_during_runs_on_two_devices(chaos):
-    kills = chaos.rounds(4, 60)
+    kills = chaos.rounds(3, 40)
     x, outs = build()
     out = outs[0]
     problems = []

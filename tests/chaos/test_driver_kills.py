@@ -108,7 +108,7 @@ def assert_whole(directory, saved: int, begun: int, states: list[dict]) -> int:
 
 @pytest.mark.timeout(1800)
 def test_a_driver_killed_mid_save_always_leaves_a_whole_checkpoint(tmp_path, chaos):
-    kills = chaos.rounds(12, 200)
+    kills = chaos.rounds(8, 150)
     directory = tmp_path / "ckpt"
     directory.mkdir()
     states = saver_driver.reference(kills * 4 + 10)

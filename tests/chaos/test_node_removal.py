@@ -17,7 +17,7 @@ T1 = "/job:worker/replica:0/task:1/device:CPU:0"
 
 @pytest.mark.timeout(3600)
 def test_a_node_removed_mid_run(chaos):
-    rounds = chaos.rounds(1, 12)
+    rounds = chaos.rounds(1, 8)
     events = run_driver(
         "tests.chaos.cluster_driver", [str(chaos.seed), str(rounds)], timeout=150 + 150 * rounds
     )

@@ -41,7 +41,7 @@ def _can_mount_private_tmpfs() -> bool:
 @pytest.mark.skipif(not _can_mount_private_tmpfs(), reason="needs root and unshare -m")
 @pytest.mark.timeout(1800)
 def test_dev_shm_filled_while_sessions_feed_large_tensors(chaos):
-    rounds = chaos.rounds(4, 100)
+    rounds = chaos.rounds(3, 60)
     mount = 'mount -t tmpfs -o size=16m tmpfs /dev/shm && exec "$0" "$@"'
     events = run_driver(
         "tests.chaos.ray_driver",
@@ -59,13 +59,13 @@ def test_dev_shm_filled_while_sessions_feed_large_tensors(chaos):
 
 @pytest.mark.timeout(1800)
 def test_file_descriptors_exhausted(chaos):
-    rounds = chaos.rounds(5, 100)
+    rounds = chaos.rounds(4, 60)
     events = run_driver(
         "tests.chaos.ray_driver", ["fds", str(chaos.seed), str(rounds)], timeout=120 + 10 * rounds
     )
     tally_events(chaos, events)
     chaos.tally["exhaustions"] = sum(e["kind"] == "fds_exhausted" for e in events)
-    slow = [e for e in events if e.get("outcome") == "typed" and e["seconds"] > 10]
+    slow = [e for e in events if e.get("outcome") == "typed" and e.get("seconds", 0) > 10]
     assert not slow, slow  # an error from a lack of descriptors comes at once
     after = [e["outcome"] for e in events if e["kind"] == "fds_after"]
     assert after == ["right"] * rounds  # descriptors back: the same session works, on the same actors
@@ -74,7 +74,7 @@ def test_file_descriptors_exhausted(chaos):
 
 @pytest.mark.timeout(1800)
 def test_object_store_near_full(chaos):
-    rounds = chaos.rounds(3, 60)
+    rounds = chaos.rounds(2, 30)
     events = run_driver(
         "tests.chaos.ray_driver", ["store", str(chaos.seed), str(rounds)], timeout=120 + 30 * rounds
     )
