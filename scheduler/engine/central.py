@@ -41,9 +41,10 @@ Failures. A kernel error comes back as data and is raised as the TF error
 class, naming the op, its creation line and the device. Whatever fails first
 (a kernel error, a device gone, the deadline), the devices still running that
 run are told to abort it, so none waits for a tensor that will never come, and
-the session stays usable. A device gone is an UnavailableError naming it; its
-link is forgotten, and the next run makes a new instance (its variables are
-gone: reading one is a FailedPreconditionError).
+the session stays usable. A device gone is an UnavailableError naming it, raised
+once per instance by the run that met it; its link is forgotten (in every lane:
+`_gone`), and the next run makes a new instance (its variables are gone: reading
+one is a FailedPreconditionError).
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class CentralScheduler:
         self._destinations: dict[int, dict[str, list[Device]]] = {}
         self._blocking: set[int] = set()  # ids of plans with a blocking op
         self._run_ids = itertools.count(1)
+        self._gone: dict[str, int] = {}  # device name -> the newest instance (generation) a run found gone
         self._lock = threading.Lock()  # guards plans, lanes and _closing
         self._closing = False
 
@@ -286,12 +288,23 @@ class CentralScheduler:
         return calls
 
     def _link(self, lane: _Lane, device: Device) -> Link:
-        """The lane's link to the device's current instance, made on first use."""
+        """The lane's link to the device's current instance, made on first use.
+
+        A link to an instance that another thread of the session found gone is
+        replaced (when none of this lane's runs in flight uses it): the session raises
+        a device's failure once, in the run that met it, not once more in every thread.
+        """
         link = lane.links.get(device.name)
+        if link is not None and link.generation <= self._gone.get(device.name, -1):
+            if not any(call.link is link for _, calls, _ in lane.pending for call in calls):
+                self._drop_link(lane, link)
+                link = None
         if link is None:
             try:
                 link = lane.links[device.name] = self.client.link(device, self.session_id)
             except DeviceUnavailable as e:
+                if e.generation is not None:
+                    self._found_gone(device, e.generation)
                 raise errors.UnavailableError(
                     None, None, f"Device {device.name} is unavailable: {e}"
                 ) from None
@@ -316,7 +329,8 @@ class CentralScheduler:
             for call in [c for c in got if c in watched]:
                 watched.remove(call)  # readable after its reply: closed, or nothing to watch
                 if call.link.gone() and failure is None:
-                    failure = self._device_gone(call.lane, call.link, "its actor died after its reply")
+                    cause = "its actor died after its part of the run, with tensors in flight"
+                    failure = self._device_gone(call.lane, call.link, cause)
                     self._abort(run_id, pending)
             if not got:
                 if failure is not None:
@@ -370,17 +384,27 @@ class CentralScheduler:
 
     def _device_gone(self, lane: _Lane, link: Link, cause: Exception | str) -> errors.OpError:
         device = link.device
-        if lane.links.get(device.name) is link:
-            del lane.links[device.name]
-        link.close()
+        self._found_gone(device, link.generation)
+        self._drop_link(lane, link)
         self.client.forget(link)
-        lane.loaded = {x for x in lane.loaded if x[1] != device.name or x[2] != link.generation}
         return errors.UnavailableError(
             None,
             None,
             f"Device {device.name} is unavailable: {cause}. Variables it held are lost; the "
             "next run starts it again (re-run the initializers or restore a checkpoint).",
         )
+
+    def _found_gone(self, device: Device, generation: int) -> None:
+        with self._lock:
+            self._gone[device.name] = max(self._gone.get(device.name, -1), generation)
+
+    def _drop_link(self, lane: _Lane, link: Link) -> None:
+        """Closes a link to a dead device instance; its partitions there are gone with it."""
+        device = link.device
+        if lane.links.get(device.name) is link:
+            del lane.links[device.name]
+        link.close()
+        lane.loaded = {x for x in lane.loaded if x[1] != device.name or x[2] != link.generation}
 
     def _op(self, name: str | None) -> Operation | None:
         if not name:

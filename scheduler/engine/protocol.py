@@ -91,7 +91,14 @@ class Reply:
 
 
 class DeviceUnavailable(Exception):
-    """The device's instance is gone (its process died, its connection broke)."""
+    """The device's instance is gone (its process died, its connection broke).
+
+    `generation` names the instance, when the link to it could not even be made.
+    """
+
+    def __init__(self, message: str, generation: int | None = None):
+        super().__init__(message)
+        self.generation = generation
 
 
 class Link:

@@ -71,7 +71,9 @@ Bounds (the actor keeps serving its sessions whatever a peer does):
   MAX_FRAME_BYTES; a longer length, a buffer whose length is not the one its
   head announced, or a truncated frame drops that connection, and only that one.
 - `connect` retries refused, reset, closed or stalled connections with backoff
-  until CONNECT_TIMEOUT_S, asking Ray between tries whether the actor lives.
+  until CONNECT_TIMEOUT_S, asking Ray between tries whether the actor lives. A
+  driver out of file descriptors (EMFILE, ENFILE) fails at once: retrying would
+  only hold the run for CONNECT_TIMEOUT_S.
   Only Ray says that an actor died (RayActorError), never a socket that refused;
   a peer that fails the handshake is an AuthenticationError.
 - Waits use poll (`multiprocessing.connection.wait`, `select.poll`), never
@@ -86,6 +88,7 @@ the new actor.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
@@ -125,6 +128,7 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _addresses: dict[tuple[str, int], tuple] = {}  # -> (host, port, secret, node id)
 _COUNT = struct.Struct("<I")
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)  # no retry: they free no descriptor
 
 
 class FrameError(ConnectionError):
@@ -238,6 +242,8 @@ def connect(device_name: str, actor, generation: int, timeout_s: float = CONNECT
             if fresh:
                 raise
         except (OSError, EOFError) as e:
+            if getattr(e, "errno", None) in _OUT_OF_DESCRIPTORS:  # no retry frees a descriptor
+                raise ConnectionError(f"this process has no file descriptor left ({e})") from None
             if time.monotonic() + delay >= deadline:
                 raise ConnectionError(
                     f"no connection within {timeout_s:g} s ({type(e).__name__}: {e})"

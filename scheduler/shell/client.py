@@ -43,7 +43,7 @@ class RayClient(Client):
         except ray.exceptions.RayActorError as e:
             runtime.forget_actor(device, generation)
             channel.forget(device.name, generation)
-            raise DeviceUnavailable(f"its actor died ({type(e).__name__})") from None
+            raise DeviceUnavailable(f"its actor died ({type(e).__name__})", generation) from None
         except (OSError, AuthenticationError, ray.exceptions.RayError) as e:
             raise DeviceUnavailable(f"cannot open a channel to its actor: {type(e).__name__}: {e}") from None
         return RayLink(device, actor, generation, chan)

@@ -22,7 +22,8 @@ generation)) and `_told` ((device, generation) -> {peer device: generation}),
 what each actor instance knows of its peers. A dead actor is dropped with
 `forget_actor`; the next `actor_for` starts a new one with a new generation, and
 the schedulers see, by the generation, that it needs its partitions and peers
-again. An actor that cannot start (its resources are taken) is an
+again. So is one pinned to another node than the device's (`_node_of`): when
+nodes come and go, "task:1" of a new session may be another node than it was. An actor that cannot start (its resources are taken) is an
 UnavailableError after `START_TIMEOUT_S`, never a hang.
 """
 
@@ -45,6 +46,7 @@ _told: dict[tuple[str, int], dict[str, int]] = {}
 _generations = itertools.count(1)
 _starts: dict[str, int] = {}  # device name -> actors started for it
 _names: dict[str, str] = {}  # device name -> its current actor's Ray name
+_node_of: dict[str, str] = {}  # device name -> the node its current actor is pinned to
 
 
 def connect() -> None:
@@ -126,6 +128,8 @@ def actors_for(devices: list[Device]) -> list[tuple[object, int]]:
     with _lock:
         started = []
         for device in devices:
+            if device.name in _actors and _node_of.get(device.name) != device.node_id:
+                forget_actor(device)  # nodes came or went: the task's name now means another node
             if device.name not in _actors:
                 generation = next(_generations)
                 _actors[device.name] = (_start_actor(device, generation), generation)
@@ -195,6 +199,7 @@ def _start_actor(device: Device, generation: int):
         name = f"{base} pid{os.getpid()}#{generation}"
         actor = RemoteDeviceActor.options(name=name, **options).remote(device.name, _array_module_for(device))
     _names[device.name] = name
+    _node_of[device.name] = device.node_id
     return actor
 
 

@@ -173,3 +173,80 @@ def test_two_node_cluster_runs_the_parameter_server_and_data_parallel_programs()
         np.testing.assert_allclose(np.asarray(a, np.float32), b, rtol=1e-5, atol=1e-6)
     for a, b in zip(train(1)[0], out["dp"]):
         np.testing.assert_allclose(np.asarray(b, np.float32), a, rtol=1e-5, atol=1e-6)
+
+
+FOUR_NODE_SCRIPT = r"""
+import json, sys
+import numpy as np
+import ray
+from ray.cluster_utils import Cluster
+
+sys.path.insert(0, ".")
+
+
+def main(out):
+    import raygraph as tf
+    from tests.raygraph.test_data_parallel import X, Y, model_fn
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 16])
+        y = tf.placeholder(tf.int64, [None])
+        with tf.Session(graph=g) as probe:
+            devices = [d.name for d in probe.list_devices()]
+        dp = tf.parallel.DataParallel(model_fn, [x, y], devices=devices)
+        train_op = dp.minimize(tf.train.AdamOptimizer(0.05), global_step=tf.train.get_or_create_global_step())
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        for _ in range(4):
+            sess.run(train_op, {x: X, y: Y})
+        out["devices"] = devices
+        out["dp"] = [v.tolist() for v in sess.run(dp.variables)]
+        actors = [ray.get_actor("raygraph" + name) for name in devices]
+        out["nodes"] = [ray.get(a.ping.remote())["node_id"] for a in actors]
+
+
+small = 80 * 1024 * 1024
+cluster = Cluster(initialize_head=True, head_node_args={
+    "num_cpus": 1, "object_store_memory": small, "include_dashboard": False})
+out = {}
+try:
+    for _ in range(3):
+        cluster.add_node(num_cpus=1, object_store_memory=small)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="ERROR")
+    main(out)
+finally:
+    ray.shutdown()
+    cluster.shutdown()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_four_node_cluster_runs_the_data_parallel_program_unchanged():
+    """Issue 11: the program of test_two_replicas_on_ray_equal_one_device, one replica per node of four."""
+    temp = tempfile.mkdtemp(prefix="rgdp4", dir="/tmp")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT, RAY_TMPDIR=temp)
+    env.pop("RAY_ADDRESS", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", FOUR_NODE_SCRIPT],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert out["devices"] == [f"/job:worker/replica:0/task:{t}/device:CPU:0" for t in range(4)]
+    assert len(set(out["nodes"])) == 4  # each replica's actor on its own node
+    for a, b in zip(train(1)[0], out["dp"]):
+        np.testing.assert_allclose(np.asarray(b, np.float32), a, rtol=1e-5, atol=1e-6)

@@ -85,6 +85,19 @@ def test_an_actor_killed_between_runs_is_unavailable_then_restarted_without_its_
         np.testing.assert_allclose(sess.run(out), [1, 3, 5])
 
 
+def test_a_device_lost_in_one_thread_is_not_raised_again_in_another():
+    with tf.device("/cpu:1"):
+        doubled = tf.constant([1.0, 2.0]) * 2.0
+    with tf.device("/cpu:0"):
+        out = doubled + 1.0
+    with tf.Session(config=TWO_CPUS) as sess, ThreadPoolExecutor(1) as pool:
+        np.testing.assert_allclose(sess.run(out), [3, 5])  # this thread's links to both actors
+        kill_actor(CPU.format(1))
+        with pytest.raises(tf.errors.UnavailableError, match="device:CPU:1"):
+            pool.submit(sess.run, out).result(timeout=60)  # another thread meets the failure
+        np.testing.assert_allclose(sess.run(out), [3, 5])  # and this one uses the new actor
+
+
 def test_an_actor_killed_during_a_run_does_not_hang_the_others(tmp_path):
     gate = Gate(tmp_path)
     with tf.device("/cpu:0"):
