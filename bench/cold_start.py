@@ -21,9 +21,10 @@ the machine for both), median and range over rounds.
 
 A variant is raygraph with other options for the local Ray it starts: the JSON
 replaces `scheduler.shell.runtime.LOCAL_RAY_OPTIONS` in the program, just
-before Session() (where the module is imported anyway), so
-`--variant 'ray-defaults:{}'` measures Ray's defaults in the same rounds, and
-a variant with raygraph's own options measures the noise (an A/A test).
+before Session() (where the module is imported anyway), and its key "trims"
+(a list, default none) replaces `LOCAL_RAY_TRIMS` (see scheduler.shell.local_ray),
+so `--variant 'ray-defaults:{}'` measures Ray's defaults in the same rounds, and
+a variant with raygraph's own options and trims measures the noise (an A/A test).
 
 Run it inside ../shared/bin/loopback, without RAY_ADDRESS and with no cluster
 from `ray start` on the machine (it refuses: raygraph would join it).
@@ -66,7 +67,9 @@ _CONFIGURE = """
 options = os.environ.get("COLD_START_RAY_OPTIONS")
 if options is not None:
     from scheduler.shell import runtime
-    runtime.LOCAL_RAY_OPTIONS = json.loads(options)
+    options = json.loads(options)
+    runtime.LOCAL_RAY_TRIMS = frozenset(options.pop("trims", ()))
+    runtime.LOCAL_RAY_OPTIONS = options
 """
 
 PROGRAMS = {

@@ -8,7 +8,7 @@ session-scoped `ray_cluster` fixture, usually for a whole module:
 
 The first such test starts one local Ray; it serves every later one and stops when
 the test session ends. Ray gets 4 logical CPUs (room for multi-device tests on a
-2-core machine), two fake GPUs (GPU device actors run their kernels with numpy when
+2-core machine), the trims of the local Ray that raygraph starts itself, two fake GPUs (GPU device actors run their kernels with numpy when
 no CUDA device exists, so placement, partitioning and transfers are tested
 everywhere) and a small object store. Run Ray tests inside ../shared/bin/loopback so
 that Ray binds 127.0.0.1 only.
@@ -31,9 +31,9 @@ import raygraph as tf  # noqa: E402
 try:  # a machine without Ray (a GPU box running the local-target tests) still runs the rest
     import ray
 
-    from scheduler.shell import runtime
+    from scheduler.shell import local_ray, runtime
 except ImportError:
-    ray = runtime = None
+    ray = local_ray = runtime = None
 
 _ray_init = (
     ray.init if ray is not None else None
@@ -46,7 +46,7 @@ def ray_cluster():
     if ray is None:
         pytest.skip("ray is not installed on this machine")
     if not ray.is_initialized():
-        _ray_init(
+        options = dict(
             address="local",  # always a fresh instance, never a cluster left by `ray start`
             num_cpus=4,
             num_gpus=2,
@@ -55,6 +55,9 @@ def ray_cluster():
             logging_level="WARNING",
             log_to_driver=True,
         )
+        # Trimmed as the local Ray a user's first tf.Session() starts (scheduler.shell.local_ray),
+        # so that the Ray tests (Serve, Ray Data, ...) run on what users get.
+        local_ray.init(options, runtime.LOCAL_RAY_TRIMS, ray_init=_ray_init)
     yield
     ray.shutdown()
 

@@ -2,8 +2,8 @@
 
 `connect()` joins the Ray cluster this process belongs to (the one `ray job
 submit` gives through RAY_ADDRESS, or one started with `ray start`) or starts a
-local one, trimmed for a quick start (`LOCAL_RAY_OPTIONS`: no dashboard, workers
-prestarted with the raylet rather than waited for by ray.init).
+local one, trimmed for a quick start (`LOCAL_RAY_OPTIONS` and `LOCAL_RAY_TRIMS`: no
+dashboard or API server, no autoscaler monitor, workers started on demand; see `local_ray`).
 `devices(device_count)` names the devices the cluster offers, in TF's form:
 "/job:worker/replica:0/task:T/device:CPU:i" and ".../device:GPU:i", T the Ray
 node's index (the driver's node is task 0, the others follow in node id order),
@@ -37,6 +37,7 @@ import ray
 
 from raygraph import errors
 from scheduler.engine.protocol import Device
+from scheduler.shell import local_ray
 
 JOB = "worker"
 START_TIMEOUT_S = 60.0
@@ -50,7 +51,7 @@ _node_of: dict[str, str] = {}  # device name -> the node its current actor is pi
 
 
 def connect() -> None:
-    """Joins the process's Ray cluster, or starts a local one with `LOCAL_RAY_OPTIONS`."""
+    """Joins the process's Ray cluster, or starts a local one (`LOCAL_RAY_OPTIONS`, `LOCAL_RAY_TRIMS`)."""
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -58,21 +59,27 @@ def connect() -> None:
     # on a small machine, must not yield to every other process. (Local clusters
     # only; actors also try to reset their own priority, see scheduler.actor.)
     os.environ.setdefault("RAY_worker_niceness", "0")
-    local = LOCAL_RAY_OPTIONS if starts_local_ray() else {}
-    ray.init(logging_level="WARNING", log_to_driver=True, configure_logging=True, **local)
+    options = dict(logging_level="WARNING", log_to_driver=True, configure_logging=True)
+    if starts_local_ray():
+        local_ray.init({**options, **LOCAL_RAY_OPTIONS}, LOCAL_RAY_TRIMS)
+    else:
+        ray.init(**options)
 
 
 # What a local Ray started by `connect()` changes from Ray's defaults, each lever
-# measured in BENCHMARKS.md ("Cold start"): no dashboard web modules (the API server
-# itself always starts, and ray.init waits for it); worker processes prestarted when
-# the raylet starts, one per CPU, not when the first driver connects (ray.init then
-# waits until they have registered): the device actor's worker boots while Ray is
-# still starting. A cluster that exists (RAY_ADDRESS, `ray start`) is joined as it
-# is; for a dashboard on a local run, start one with `ray start --head` first.
+# measured in BENCHMARKS.md ("Cold start"): no dashboard web modules; no worker
+# processes prestarted, one per CPU, when the first driver connects (ray.init would
+# wait until they have registered): the device actor's worker starts on demand.
+# LOCAL_RAY_TRIMS are the processes left out of Ray's head node (see local_ray: the
+# API server, which include_dashboard=False does not stop, and the autoscaler
+# monitor) and ray.init's 1 s poll for the raylet. A cluster that
+# exists (RAY_ADDRESS, `ray start`) is joined as it is; for a dashboard, the state
+# API or `ray job submit` on one machine, start one with `ray start --head` first.
 LOCAL_RAY_OPTIONS: dict = {
     "include_dashboard": False,
-    "_system_config": {"prestart_worker_first_driver": False, "enable_worker_prestart": True},
+    "_system_config": {"prestart_worker_first_driver": False},
 }
+LOCAL_RAY_TRIMS: frozenset = local_ray.TRIMS
 
 
 def starts_local_ray() -> bool:
