@@ -56,6 +56,7 @@ families through `ops.api`, so any family imports on its own.
     image_patches   ExtractImagePatches and its gradient
     ctc             CTCLoss, CTCGreedyDecoder (tf.nn.ctc_*), EditDistance
     strings         tf.strings: split, join, substr, case, regex_replace, base64, to_number, hash buckets
+    state_scatter   ScatterUpdate/Add/Sub/Mul/Div/Min/Max, ScatterNdUpdate/Add/Sub on variables
 """
 
 FAMILIES = (
@@ -110,6 +111,7 @@ FAMILIES = (
     "ctc",
     "image_boxes",
     "image_patches",
+    "state_scatter",
 )
 
 

@@ -1,4 +1,5 @@
-"""Debugging ops: Print, PrintV2 (tf.print), Assert, CheckNumerics, IsVariableInitialized.
+"""Debugging ops: Print, PrintV2 (tf.print), Assert, CheckNumerics, IsVariableInitialized,
+Timestamp.
 
 They run in the process that executes the kernel (a device actor, or this
 process for `Session("local")`), so their output goes to that process's stderr
@@ -17,6 +18,7 @@ The tf.debugging.assert_* functions built from these ops live in raygraph.debugg
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from ops import api as tf
 from ops.registry import REQUIRED, Op
 from raygraph import errors
 from raygraph.dtypes import bool as tf_bool
+from raygraph.dtypes import float64
 from raygraph.shapes import TensorShape
 
 # -- formatting ----------------------------------------------------------------
@@ -233,3 +236,23 @@ class IsVariableInitialized(Op):
 
     def kernel(ctx, ref, dtype):
         return np.array(ref in ctx.state.variables)
+
+
+class Timestamp(Op):
+    """The time the op runs, in seconds since the Unix epoch, as a float64 scalar.
+
+    A new reading at every run (stateful: never folded or cached).
+
+    >>> start = tf.timestamp()
+    """
+
+    api = "timestamp"
+    stateful = True
+    differentiable = False
+    cost = "free"
+
+    def infer():
+        return float64, TensorShape([])
+
+    def kernel(ctx):
+        return ctx.xp.asarray(time.time(), dtype=np.float64)

@@ -89,13 +89,14 @@ def _clip_rows(embeddings, ids_rank: int, max_norm):
 def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None):
     """Rows of the embedding table `params` at `ids`: shape ids.shape + params.shape[1:].
 
-    `params` is one tensor (or Variable), or a list of them holding the table's
-    rows split by `partition_strategy` ("mod" or "div").
+    `params` is one tensor (or Variable), or a list of them (or a PartitionedVariable)
+    holding the table's rows split by `partition_strategy` ("mod" or "div").
 
     >>> embeddings = tf.get_variable("embeddings", [vocab_size, 128])
     >>> vectors = tf.nn.embedding_lookup(embeddings, word_ids)    # [batch, steps, 128]
     """
-    parts = list(params) if isinstance(params, list | tuple) else [params]
+    partitioned = hasattr(params, "_get_variable_list")  # a PartitionedVariable: its parts
+    parts = list(params) if isinstance(params, list | tuple) or partitioned else [params]
     if not parts:
         raise ValueError("embedding_lookup: params must hold at least one tensor")
     if partition_strategy not in ("mod", "div"):

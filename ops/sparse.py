@@ -295,3 +295,47 @@ def sparse_placeholder(dtype, shape=None, name=None):
     if shape is not None:
         sparse._static_shape = TensorShape([None if d == -1 else d for d in dims])
     return sparse
+
+
+@api_function("sparse_tensor_dense_matmul", "sparse.sparse_dense_matmul", "sparse.matmul")
+def sparse_tensor_dense_matmul(sp_a, b, adjoint_a=False, adjoint_b=False, name=None):
+    """The matrix product of the 2-D SparseTensor `sp_a` and the dense matrix `b`.
+
+    `adjoint_a` / `adjoint_b` multiply by the (conjugate) transpose instead. Built
+    from a gather of b's rows and a segment sum, so the gradient reaches `sp_a.values`
+    and `b` (not the indices), as in TensorFlow.
+
+    >>> sp = tf.SparseTensor([[0, 1], [2, 0]], [3.0, 4.0], dense_shape=[3, 2])
+    >>> tf.sparse_tensor_dense_matmul(sp, tf.ones([2, 5]))   # shape [3, 5]
+    """
+    sp_a = as_sparse(sp_a, "sp_a")
+    with name_scope(name, "SparseTensorDenseMatMul", [sp_a.indices, sp_a.values, b]) as scope:
+        b = convert_to_tensor(b, name="b")
+        if b.dtype != sp_a.dtype:
+            raise TypeError(
+                f"sparse_tensor_dense_matmul: sp_a has dtype {sp_a.dtype.name} but b has {b.dtype.name}"
+            )
+        a_shape = sp_a.shape
+        if a_shape.ndims not in (None, 2) or b.shape.ndims not in (None, 2):
+            raise ValueError(
+                f"sparse_tensor_dense_matmul needs matrices: sp_a has shape {a_shape}, b has shape {b.shape}"
+            )
+        out_axis, inner_axis = (1, 0) if adjoint_a else (0, 1)
+        inner_b = 1 if adjoint_b else 0
+        if a_shape.ndims == 2 and b.shape.ndims == 2:
+            inner, other = a_shape.dims[inner_axis], b.shape.dims[inner_b]
+            if inner is not None and other is not None and inner != other:
+                raise ValueError(
+                    f"sparse_tensor_dense_matmul: inner dimensions differ: sp_a{' (adjoint)' * adjoint_a} "
+                    f"has shape {a_shape}, b{' (adjoint)' * adjoint_b} has shape {b.shape}"
+                )
+        values = tf.conj(sp_a.values) if adjoint_a and sp_a.dtype.is_complex else sp_a.values
+        if adjoint_b:
+            b = tf.transpose(b, conjugate=b.dtype.is_complex)
+        rows = tf.gather(sp_a.indices, out_axis, axis=1)
+        cols = tf.gather(sp_a.indices, inner_axis, axis=1)
+        terms = tf.expand_dims(values, 1) * tf.gather(b, cols)
+        n_rows = a_shape.dims[out_axis] if a_shape.ndims == 2 else None
+        if n_rows is None:
+            n_rows = tf.gather(sp_a.dense_shape, out_axis)
+        return tf.unsorted_segment_sum(terms, rows, n_rows, name=scope)

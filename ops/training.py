@@ -16,6 +16,9 @@ so results agree to float32 rounding):
     ApplyCenteredRMSProp  as RMSProp, with mg += (grad - mg) * (1 - rho) and
                           sqrt(ms - mg**2 + epsilon) as the denominator
     ApplyAdagrad          accum += grad**2 (when update_slots);  var -= grad * lr / sqrt(accum)
+    ApplyAdadelta         accum = rho * accum + (1 - rho) * grad**2
+                          update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) * grad
+                          var -= update * lr;  accum_update = rho * accum_update + (1 - rho) * update**2
 
 The variable and its slots are taken by reference (`ref_inputs`): the kernel gets
 their names and updates their arrays in the session's state. Every other input
@@ -292,6 +295,36 @@ class ApplyAdagrad(_Apply):
             step = xp.multiply(grad, lr, out=xp.empty_like(var))
             step /= xp.sqrt(accum, out=t)
             return xp.subtract(var, step, out=var)
+
+
+class ApplyAdadelta(_Apply):
+    """accum = rho * accum + (1 - rho) * grad**2;
+    update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) * grad; var -= lr * update;
+    accum_update = rho * accum_update + (1 - rho) * update**2 (TF's ApplyAdadelta)."""
+
+    inputs = ("var", "accum", "accum_update", "lr", "rho", "epsilon", "grad")
+    ref_inputs = ("var", "accum", "accum_update")
+    attrs = {"use_locking": False}
+
+    def kernel(ctx, var, accum, accum_update, lr, rho, epsilon, grad, use_locking):
+        xp = ctx.xp
+        with _lock(ctx, use_locking):
+            var, accum = _writable(ctx, var), _writable(ctx, accum)
+            accum_update = _writable(ctx, accum_update)
+            _check_grad(var, grad)
+            t = xp.multiply(grad, grad, out=xp.empty_like(var))
+            xp.multiply(accum, rho, out=accum)
+            accum += xp.multiply(t, 1 - rho, out=t)
+            update = xp.add(accum_update, epsilon, out=xp.empty_like(var))
+            xp.sqrt(update, out=update)
+            xp.add(accum, epsilon, out=t)
+            update /= xp.sqrt(t, out=t)
+            update *= grad
+            xp.multiply(update, lr, out=t)
+            xp.subtract(var, t, out=var)
+            xp.multiply(accum_update, rho, out=accum_update)
+            accum_update += xp.multiply(xp.multiply(update, update, out=t), 1 - rho, out=t)
+            return var
 
 
 # -- learning-rate schedules ---------------------------------------------------

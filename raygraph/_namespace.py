@@ -182,3 +182,5 @@ def executing_eagerly() -> bool:
 # tf.estimator and tf.saved_model load on first use (raygraph/__init__.py's __getattr__
 # imports a submodule when it is first looked up): most programs use neither.
 from raygraph import parallel  # noqa: E402 - tf.parallel: DataParallel, all_reduce
+from raygraph.partitioned_variables import *  # noqa: E402, F403 - tf.fixed_size_partitioner and friends
+from raygraph.variables import variable_creator_scope  # noqa: E402

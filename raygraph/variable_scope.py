@@ -31,7 +31,7 @@ import functools
 import inspect
 import threading
 
-from raygraph import dtypes
+from raygraph import dtypes, partitioned_variables
 from raygraph.func_graph import FuncGraph
 from raygraph.graph import (
     GraphKeys,
@@ -313,10 +313,15 @@ def get_variable_scope() -> VariableScope:
 
 
 class _VariableStore:
-    """Variables created by `get_variable`, by full name; applies the reuse rules."""
+    """Variables created by `get_variable`, by full name; applies the reuse rules.
+
+    `partitioned` holds the PartitionedVariables (raygraph.partitioned_variables)
+    by name; their parts "<name>/part_<i>" are in `vars` like any variable.
+    """
 
     def __init__(self):
         self.vars: dict[str, Variable] = {}
+        self.partitioned: dict[str, partitioned_variables.PartitionedVariable] = {}
 
     def get_variable(
         self,
@@ -381,12 +386,33 @@ class _VariableStore:
         synchronization=None,
         aggregation=None,
     ):
-        if partitioner is not None and not (shape is not None and as_shape(shape).dims == ()):
-            raise NotImplementedError(
-                f"Variable {name}: partitioned variables (partitioner=...) are not supported by raygraph"
-            )
         if reuse is None:
             reuse = False
+        trainable = True if trainable is None else trainable
+        scalar = shape is not None and as_shape(shape).dims == ()
+        if (partitioner is not None and not scalar) or (reuse is True and name in self.partitioned):
+            if partitioner is not None and not callable(partitioner):
+                raise ValueError(f"Partitioner must be callable, but received: {partitioner}")
+            return partitioned_variables.get_partitioned_variable(
+                self,
+                name,
+                partitioner,
+                shape,
+                dtypes.as_dtype(dtype),
+                initializer,
+                reuse,
+                regularizer=regularizer,
+                trainable=trainable,
+                collections=collections,
+                caching_device=caching_device,
+                validate_shape=validate_shape,
+                constraint=constraint,
+            )
+        if f"{name}/part_0" in self.vars:
+            raise ValueError(
+                f"No partitioner was provided, but a partitioned version of the variable was found: "
+                f"{name}/part_0. Perhaps a variable of the same name was already created with partitioning?"
+            )
         return self._get_single_variable(
             name,
             shape,
@@ -394,7 +420,7 @@ class _VariableStore:
             initializer,
             regularizer,
             reuse,
-            True if trainable is None else trainable,
+            trainable,
             collections,
             caching_device,
             validate_shape,
@@ -414,6 +440,7 @@ class _VariableStore:
         caching_device,
         validate_shape,
         constraint,
+        partition_info=None,
     ):
         from_value = initializer is not None and not callable(initializer)
         if shape is not None and from_value:
@@ -429,7 +456,8 @@ class _VariableStore:
         if from_value:
             initial_value, variable_dtype = initializer, None
         else:
-            initial_value, variable_dtype = _initial_value_fn(name, initializer, shape, dtype), dtype
+            initial_value = _initial_value_fn(name, initializer, shape, dtype, partition_info)
+            variable_dtype = dtype
         variable = Variable(
             initial_value=initial_value,
             name=name,
@@ -476,7 +504,7 @@ def _default_initializer(name, dtype):
     raise ValueError(f"An initializer for variable {name} of {dtype.name} is required")
 
 
-def _initial_value_fn(name, initializer, shape, dtype):
+def _initial_value_fn(name, initializer, shape, dtype, partition_info=None):
     """A no-argument callable that builds the initial value (inside the variable's scope)."""
     if initializer is None and not shape.is_fully_defined():
         raise ValueError(
@@ -488,7 +516,7 @@ def _initial_value_fn(name, initializer, shape, dtype):
         initializer = initializer()
     if shape.is_fully_defined():
         if _accepts(initializer, "partition_info"):
-            return functools.partial(initializer, shape.as_list(), dtype=dtype, partition_info=None)
+            return functools.partial(initializer, shape.as_list(), dtype=dtype, partition_info=partition_info)
         return functools.partial(initializer, shape.as_list(), dtype=dtype)
     if _needs_no_arguments(initializer):
         return initializer

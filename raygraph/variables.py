@@ -13,6 +13,9 @@ so two sessions on one graph have separate values, as in TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import threading
 
 from ops import api
 from raygraph.graph import (
@@ -41,7 +44,28 @@ def _in_root_graph():
         yield root
 
 
-class Variable:
+class _VariableMeta(type):
+    """Routes `tf.Variable(...)` through the creators of `variable_creator_scope`, innermost first."""
+
+    def __call__(cls, *args, **kwargs):
+        creators = _creator_stack(get_default_graph())
+        if cls is not Variable or not creators:
+            return super().__call__(*args, **kwargs)
+        bound = _VARIABLE_ARGS.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        del arguments["self"]
+
+        def default_creator(**kwargs):
+            return type.__call__(cls, **kwargs)
+
+        creator = default_creator
+        for outer in creators:  # each creator's next_creator is the one opened before it
+            creator = functools.partial(outer, creator)
+        return creator(**arguments)
+
+
+class Variable(metaclass=_VariableMeta):
     """A mutable tensor kept between runs.
 
     >>> w = tf.Variable(tf.zeros([784, 10]), name="w")
@@ -323,3 +347,46 @@ def local_variables_initializer():
 
 initialize_all_variables = global_variables_initializer
 all_variables = global_variables
+
+
+# -- variable creator scopes --------------------------------------------------------
+
+_VARIABLE_ARGS = inspect.signature(Variable.__init__)
+_CREATORS_LOCK = threading.Lock()
+
+
+def _creator_stack(graph) -> list:
+    """The creators open in this thread for `graph` (kept on its outermost graph), outermost first."""
+    graph = graph.root
+    local = getattr(graph, "_variable_creators", None)
+    if local is None:
+        with _CREATORS_LOCK:
+            local = graph.__dict__.setdefault("_variable_creators", threading.local())
+    if not hasattr(local, "stack"):
+        local.stack = []
+    return local.stack
+
+
+@contextlib.contextmanager
+def variable_creator_scope(variable_creator):
+    """Makes `variable_creator(next_creator, **kwargs)` create the Variables made inside
+    (also those of `get_variable`), in this thread and the default graph.
+
+    `kwargs` are Variable's arguments (initial_value, trainable, name, dtype, ...);
+    the creator may change them and call `next_creator(**kwargs)` (the creator of the
+    enclosing scope, or Variable's own), or return a variable of its own.
+
+    >>> def creator(next_creator, **kwargs):
+    ...     kwargs["trainable"] = False
+    ...     return next_creator(**kwargs)
+    >>> with tf.variable_creator_scope(creator):
+    ...     w = tf.Variable(1.0)          # not trainable
+    """
+    stack = _creator_stack(get_default_graph())
+    stack.append(variable_creator)
+    try:
+        yield
+    finally:
+        if not stack or stack[-1] is not variable_creator:
+            raise RuntimeError("variable_creator_scope exited out of order")
+        stack.pop()

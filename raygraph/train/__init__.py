@@ -12,6 +12,7 @@ from raygraph.summary import FileWriterCache as SummaryWriterCache  # noqa: F401
 from raygraph.train.basic_hooks import *  # noqa: F403, E402
 from raygraph.train.checkpoint_utils import init_from_checkpoint  # noqa: F401
 from raygraph.train.coordinator import *  # noqa: F403 - tf.train.Coordinator
+from raygraph.train.cosine_decay import *  # noqa: F403, E402 - cosine_decay, natural_exp_decay...
 from raygraph.train.distributed import *  # noqa: F403 - ClusterSpec, Server, replica_device_setter, SyncReplicasOptimizer
 from raygraph.train.input import *  # noqa: F403 - tf.train.batch, string_input_producer...
 from raygraph.train.monitored_session import *  # noqa: F403, E402

@@ -55,6 +55,7 @@ __all__ = [
     "AdamOptimizer",
     "RMSPropOptimizer",
     "AdagradOptimizer",
+    "AdadeltaOptimizer",
 ]
 
 
@@ -452,6 +453,35 @@ class AdagradOptimizer(Optimizer):
         lr = api.cast(self._learning_rate_tensor, var.dtype)
         accum = self.get_slot(var, "accumulator")
         return _apply("ApplyAdagrad", [var, accum, lr, grad], use_locking=self._use_locking)
+
+
+class AdadeltaOptimizer(Optimizer):
+    """Adadelta (Zeiler): slots "accum" and "accum_update" ("<var>/Adadelta",
+    "<var>/Adadelta_1"), both starting at zeros.
+
+    >>> opt = tf.train.AdadeltaOptimizer(learning_rate=1.0, rho=0.95, epsilon=1e-6)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"):
+        super().__init__(use_locking, name)
+        self._lr = learning_rate
+        self._rho = rho
+        self._epsilon = epsilon
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "accum", self._name)
+            self._zeros_slot(v, "accum_update", self._name)
+
+    def _prepare(self):
+        self._lr_t = self._hyper(self._lr, "lr")
+        self._rho_t = self._hyper(self._rho, "rho")
+        self._epsilon_t = self._hyper(self._epsilon, "epsilon")
+
+    def _apply_dense(self, grad, var):
+        slots = [self.get_slot(var, "accum"), self.get_slot(var, "accum_update")]
+        hyper = [api.cast(t, var.dtype) for t in (self._lr_t, self._rho_t, self._epsilon_t)]
+        return _apply("ApplyAdadelta", [var, *slots, *hyper, grad], use_locking=self._use_locking)
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -6,3 +6,21 @@ TESTED_ELSEWHERE = {
     "AssignAdd": "tests/raygraph/test_variables.py",
     "AssignSub": "tests/raygraph/test_variables.py",
 }
+
+TESTED_ELSEWHERE.update(
+    {
+        op: "tests/ops/test_state_scatter.py"
+        for op in (
+            "ScatterUpdate",
+            "ScatterAdd",
+            "ScatterSub",
+            "ScatterMul",
+            "ScatterDiv",
+            "ScatterMin",
+            "ScatterMax",
+            "ScatterNdUpdate",
+            "ScatterNdAdd",
+            "ScatterNdSub",
+        )
+    }
+)

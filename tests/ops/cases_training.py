@@ -108,3 +108,5 @@ CASES = [
         grad=False,
     ),
 ]
+
+TESTED_ELSEWHERE["ApplyAdadelta"] = "tests/raygraph/test_adadelta_cosine_decay.py"

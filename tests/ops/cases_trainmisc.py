@@ -32,3 +32,5 @@ TESTED_ELSEWHERE = {
     "PyFunc": "tests/raygraph/test_trainmisc.py",
     "PyFuncStateless": "tests/raygraph/test_trainmisc.py",
 }
+
+TESTED_ELSEWHERE["Timestamp"] = "tests/ops/test_sparse_matmul_timestamp.py"

@@ -247,9 +247,9 @@ def test_a_new_variable_needs_a_shape():
         tf.get_variable("nos")
 
 
-def test_partitioned_variables_are_not_supported():
-    with pytest.raises(NotImplementedError, match="Variable p: partitioned"):
-        tf.get_variable("p", [10, 2], partitioner=lambda shape, dtype: [2, 1])
+def test_a_partitioner_makes_a_partitioned_variable():
+    p = tf.get_variable("p", [10, 2], partitioner=lambda shape, dtype: [2, 1])
+    assert [v.op.name for v in p] == ["p/part_0", "p/part_1"]  # tests/raygraph/test_partitioned_variables.py
 
 
 # -- collections, regularizers, custom getters -----------------------------------------------
