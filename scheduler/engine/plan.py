@@ -116,8 +116,13 @@ def prune(fetches: list[Tensor], feeds: set[Tensor], targets: list[Operation]) -
         for i, t in enumerate(op.inputs):
             if i not in refs and t not in feeds:
                 stack.append(t.op)
-        stack.extend(op.control_inputs)
+        stack.extend(c for c in op.control_inputs if not fed_placeholder(c, feeds))
     return sorted(needed, key=lambda op: _run_position(op, needed))
+
+
+def fed_placeholder(op: Operation, feeds: set[Tensor]) -> bool:
+    """A Placeholder whose value is fed: as in TF, a control dependency on it is met by the feed."""
+    return op.type == "Placeholder" and op.outputs[0] in feeds
 
 
 def _run_position(op: Operation, needed) -> float:
@@ -230,6 +235,8 @@ def partition(
         control = []
         extra = fetched_only_updaters.get(op.name, [])
         for c in list(op.control_inputs) + extra:
+            if fed_placeholder(c, fed):
+                continue
             source = placement[c.name]
             if source == device:
                 control.append(c.name)

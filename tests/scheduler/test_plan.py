@@ -162,3 +162,22 @@ def test_a_constant_waiting_for_a_control_input_holds_back_its_readers():
     unit_of = {part.nodes[i].name: u for u in units for i in u.nodes}
     assert unit_of["c"] is not unit_of["y"]
     assert unit_of["c"].index in unit_of["y"].after
+
+
+def test_a_control_dependency_on_a_fed_placeholder_is_met_by_the_feed():
+    g = tf.placeholder(tf.float32, [2], name="g")
+    with tf.device("/cpu:1"), tf.control_dependencies([g]):
+        out = tf.constant(1.0, name="c") + 1.0
+    plan = plan_of([out], [g])
+    assert "g" not in plan.placement  # as TF: the fed placeholder's control edges come from its feed
+    assert all(not node.control for part in plan.partitions.values() for node in part.nodes)
+
+
+def test_apply_gradients_takes_fed_gradients():
+    w = tf.Variable([1.0, 2.0])
+    grad = tf.placeholder(tf.float32, [2])
+    train = tf.train.GradientDescentOptimizer(0.1).apply_gradients([(grad, w)])
+    with tf.Session("local") as sess:
+        sess.run(w.initializer)
+        sess.run(train, {grad: [1.0, 1.0]})
+        np.testing.assert_allclose(sess.run(w), [0.9, 1.9])
