@@ -182,3 +182,5 @@ def executing_eagerly() -> bool:
 # tf.estimator and tf.saved_model load on first use (raygraph/__init__.py's __getattr__
 # imports a submodule when it is first looked up): most programs use neither.
 from raygraph import parallel  # noqa: E402 - tf.parallel: DataParallel, all_reduce
+# tf.keras (raygraph/keras/) loads on first use as well, like tf.estimator: it is listed in
+# raygraph/__init__.py's _LAZY so dir(tf) shows it.
