@@ -27,36 +27,44 @@ def softmax(x, axis=-1):
 
 
 def sigmoid(x):
+    """1 / (1 + exp(-x))."""
     return api.sigmoid(x)
 
 
 def tanh(x):
+    """The hyperbolic tangent."""
     return api.tanh(x)
 
 
 def elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     from raygraph.keras import backend
 
     return backend.elu(x, alpha)
 
 
 def selu(x):
+    """The scaled exponential linear unit."""
     return api.nn.selu(x)
 
 
 def softplus(x):
+    """log(1 + exp(x))."""
     return api.nn.softplus(x)
 
 
 def softsign(x):
+    """x / (1 + |x|)."""
     return api.nn.softsign(x)
 
 
 def exponential(x):
+    """exp(x)."""
     return api.exp(x)
 
 
 def hard_sigmoid(x):
+    """clip(0.2 * x + 0.5, 0, 1)."""
     return api.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)
 
 
@@ -78,4 +86,5 @@ def get(identifier):
 
 
 def serialize(activation) -> str:
+    """The activation's name."""
     return activation.__name__

@@ -76,6 +76,7 @@ def image_data_format() -> str:
 
 
 def set_image_data_format(data_format: str) -> None:
+    """Sets the default data_format of image layers."""
     global _IMAGE_DATA_FORMAT
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"Unknown data_format: {data_format!r}")
@@ -104,6 +105,7 @@ def unique_object_name(prefix: str) -> str:
 
 
 def reset_uids() -> None:
+    """Forgets the layer-name counters of the default graph."""
     _NAME_UIDS.pop(get_default_graph(), None)
 
 
@@ -213,6 +215,7 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
 
 
 def is_placeholder(x) -> bool:
+    """Whether `x` is a placeholder."""
     return isinstance(x, Tensor) and x.op.type == "Placeholder"
 
 
@@ -232,11 +235,13 @@ def set_value(x, value) -> None:
 
 
 def batch_set_value(tuples) -> None:
+    """Sets several variables: `batch_set_value([(v, value), ...])`."""
     for x, value in tuples:
         set_value(x, value)
 
 
 def eval(x):  # noqa: A001 - Keras's name
+    """The value of a variable or tensor (get_value)."""
     return get_value(x)
 
 
@@ -264,10 +269,12 @@ def int_shape(x):
 
 
 def ndim(x):
+    """The rank of `x` (None when unknown)."""
     return x.shape.ndims
 
 
 def dtype(x) -> str:
+    """The dtype name of `x`: "float32"."""
     return x.dtype.name
 
 
@@ -277,16 +284,19 @@ def is_sparse(x) -> bool:
 
 
 def is_tensor(x) -> bool:
+    """Whether `x` is a tensor or variable."""
     return isinstance(x, Tensor | Variable)
 
 
 def is_keras_tensor(x) -> bool:
+    """Whether `x` was made by a Keras layer (or Input)."""
     from raygraph.keras.engine import _history
 
     return isinstance(x, Tensor) and _history(x) is not None
 
 
 def count_params(x) -> int:
+    """The number of elements of a variable."""
     return int(np.prod(x.shape.as_list()))
 
 
@@ -311,19 +321,23 @@ all = _axis_op(api.reduce_all)  # noqa: A001
 
 
 def std(x, axis=None, keepdims=False):
+    """The standard deviation over `axis`."""
     return api.sqrt(var(x, axis, keepdims))
 
 
 def var(x, axis=None, keepdims=False):
+    """The (biased) variance over `axis`."""
     m = api.reduce_mean(x, axis=axis, keepdims=True)
     return api.reduce_mean(api.square(x - m), axis=axis, keepdims=keepdims)
 
 
 def argmax(x, axis=-1):
+    """The index of the maximum along `axis`."""
     return api.argmax(x, axis)
 
 
 def argmin(x, axis=-1):
+    """The index of the minimum along `axis`."""
     return api.argmin(x, axis)
 
 
@@ -359,18 +373,22 @@ def sqrt(x):
 
 
 def log(x):
+    """The natural logarithm."""
     return api.log(x)
 
 
 def pow(x, a):  # noqa: A001
+    """x ** a, elementwise."""
     return api.pow(x, api.constant(a, dtype=x.dtype))
 
 
 def maximum(x, y):
+    """The elementwise maximum."""
     return api.maximum(x, y)
 
 
 def minimum(x, y):
+    """The elementwise minimum."""
     return api.minimum(x, y)
 
 
@@ -382,30 +400,37 @@ def clip(x, min_value, max_value):
 
 
 def cast(x, dtype):
+    """`x` as `dtype` ("float32", tf.int32, ...)."""
     return api.cast(x, dtypes.as_dtype(dtype))
 
 
 def shape(x):
+    """The dynamic shape of `x`, a tensor."""
     return api.shape(x)
 
 
 def reshape(x, shape):
+    """`x` reshaped to `shape`."""
     return api.reshape(x, shape)
 
 
 def flatten(x):
+    """`x` as a vector."""
     return api.reshape(x, [-1])
 
 
 def batch_flatten(x):
+    """`x` as [batch, everything else]."""
     return api.reshape(x, api.stack([api.shape(x)[0], -1]))
 
 
 def expand_dims(x, axis=-1):
+    """`x` with a new axis of size 1 at `axis`."""
     return api.expand_dims(x, axis)
 
 
 def squeeze(x, axis):
+    """`x` without `axis` (of size 1)."""
     return api.squeeze(x, [axis])
 
 
@@ -418,6 +443,7 @@ def concatenate(tensors, axis=-1):
 
 
 def stack(x, axis=0):
+    """The tensors stacked along a new `axis`."""
     return api.stack(list(x), axis=axis)
 
 
@@ -429,6 +455,7 @@ def dot(x, y):
 
 
 def batch_dot(x, y, axes=None):
+    """Batched matrix product (default axes only)."""
     if axes is None or tuple(axes) == (x.shape.ndims - 1, y.shape.ndims - 2):
         return api.matmul(x, y)
     raise NotImplementedError("K.batch_dot: only the default axes are supported by raygraph")
@@ -445,59 +472,73 @@ def relu(x, alpha=0.0, max_value=None, threshold=0):
 
 
 def elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
     y = api.nn.elu(x)
     return y if alpha == 1 else api.where(x > 0, y, alpha * y)
 
 
 def softmax(x, axis=-1):
+    """Softmax over `axis`."""
     return api.nn.softmax(x, axis=axis)
 
 
 def hard_sigmoid(x):
+    """clip(0.2 * x + 0.5, 0, 1)."""
     return api.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)
 
 
 def l2_normalize(x, axis=None):
+    """`x` divided by its L2 norm over `axis`."""
     return api.nn.l2_normalize(x, axis=axis)
 
 
 def dropout(x, level, noise_shape=None, seed=None):
+    """Dropout with drop probability `level`."""
     return api.nn.dropout(x, rate=level, noise_shape=noise_shape, seed=seed)
 
 
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """A tensor of normal samples (floatx)."""
     return api.random_normal(shape, mean, stddev, dtypes.as_dtype(dtype or _FLOATX), seed=seed)
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """A tensor of uniform samples (floatx)."""
     return api.random_uniform(shape, minval, maxval, dtypes.as_dtype(dtype or _FLOATX), seed=seed)
 
 
 def zeros(shape, dtype=None, name=None):
+    """A variable of zeros."""
     return variable(np.zeros(shape), dtype=dtype, name=name)
 
 
 def ones(shape, dtype=None, name=None):
+    """A variable of ones."""
     return variable(np.ones(shape), dtype=dtype, name=name)
 
 
 def update(x, new_x):
+    """The op assigning `new_x` to variable `x`."""
     return x.assign(new_x)
 
 
 def update_add(x, increment):
+    """The op adding `increment` to variable `x`."""
     return x.assign_add(increment)
 
 
 def update_sub(x, decrement):
+    """The op subtracting `decrement` from variable `x`."""
     return x.assign_sub(decrement)
 
 
 def moving_average_update(x, value, momentum):
+    """The op x -= (x - value) * (1 - momentum)."""
     return x.assign_sub((x - value) * (1 - momentum))
 
 
 def gradients(loss, variables):
+    """tf.gradients(loss, variables)."""
     from raygraph.gradients import gradients as _gradients
 
     return _gradients(loss, variables)

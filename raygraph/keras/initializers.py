@@ -42,6 +42,7 @@ class RandomNormal(_init.RandomNormal):
 
 
 def Identity(gain=1.0, dtype=None):  # noqa: N802 - Keras's class name
+    """Not supported by raygraph (raises NotImplementedError)."""
     raise NotImplementedError("tf.keras.initializers.Identity is not supported by raygraph")
 
 

@@ -387,10 +387,14 @@ class Multiply(_Merge):
 
 
 class Maximum(_Merge):
+    """The elementwise maximum of a list of tensors."""
+
     _merge = staticmethod(api.maximum)
 
 
 class Minimum(_Merge):
+    """The elementwise minimum of a list of tensors."""
+
     _merge = staticmethod(api.minimum)
 
 

@@ -56,6 +56,7 @@ def mean_absolute_error(y_true, y_pred):
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * mean(|y_true - y_pred| / |y_true|) over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred)
     eps = api.constant(backend.epsilon(), dtype=y_pred.dtype)
     diff = api.abs((y_true - y_pred) / api.maximum(api.abs(y_true), eps))
@@ -63,6 +64,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(y_pred + 1) - log(y_true + 1)) ** 2) over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred)
     eps = api.constant(backend.epsilon(), dtype=y_pred.dtype)
     first = api.log(api.maximum(y_pred, eps) + 1.0)
@@ -71,16 +73,19 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 
 def hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0)) over the last axis (labels -1 or 1)."""
     y_true, y_pred = _pair(y_true, y_pred)
     return api.reduce_mean(api.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
 
 
 def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true * y_pred, 0) ** 2) over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred)
     return api.reduce_mean(api.square(api.maximum(1.0 - y_true * y_pred, 0.0)), axis=-1)
 
 
 def kullback_leibler_divergence(y_true, y_pred):
+    """sum(y_true * log(y_true / y_pred)) over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred)
     eps = api.constant(backend.epsilon(), dtype=y_pred.dtype)
     y_true = api.clip_by_value(y_true, eps, 1.0)
@@ -89,6 +94,7 @@ def kullback_leibler_divergence(y_true, y_pred):
 
 
 def poisson(y_true, y_pred):
+    """mean(y_pred - y_true * log(y_pred)) over the last axis."""
     y_true, y_pred = _pair(y_true, y_pred)
     eps = api.constant(backend.epsilon(), dtype=y_pred.dtype)
     return api.reduce_mean(y_pred - y_true * api.log(y_pred + eps), axis=-1)

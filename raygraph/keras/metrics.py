@@ -65,12 +65,14 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1 where the one-hot label is among the k largest predictions."""
     y_pred = convert_to_tensor(y_pred)
     hit = api.nn.in_top_k(y_pred, api.cast(api.argmax(y_true, -1), dtypes.int32), k)
     return _float(hit, y_pred)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1 where the integer label is among the k largest predictions."""
     y_pred = convert_to_tensor(y_pred)
     hit = api.nn.in_top_k(y_pred, api.cast(api.reshape(y_true, [-1]), dtypes.int32), k)
     return _float(hit, y_pred)
@@ -96,6 +98,7 @@ def resolve(metric, loss_fn, output) -> tuple[str, object]:
 
 
 def get(identifier):
+    """A metric function for a name or a function."""
     if callable(identifier):
         return identifier
     return resolve(identifier, None, None)[1]

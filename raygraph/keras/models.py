@@ -387,6 +387,7 @@ class Sequential(Model):
 
 
 def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
+    """Not supported by raygraph (raises NotImplementedError)."""
     raise NotImplementedError(
         "tf.keras.models.load_model is not supported by raygraph (Model.save is not either)."
     )

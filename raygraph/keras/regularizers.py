@@ -50,6 +50,7 @@ def l2(l=0.01):  # noqa: E741
 
 
 def l1_l2(l1=0.01, l2=0.01):  # noqa: F811
+    """A penalty l1 * sum(|x|) + l2 * sum(x ** 2)."""
     return L1L2(l1=l1, l2=l2)
 
 
@@ -57,6 +58,7 @@ L1, L2 = l1, l2
 
 
 def get(identifier):
+    """A regularizer for a name ("l1", "l2", "l1_l2"), a callable or None."""
     if identifier is None or callable(identifier):
         return identifier
     if identifier in ("l1", "l2", "l1_l2"):
