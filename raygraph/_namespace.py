@@ -184,3 +184,5 @@ def executing_eagerly() -> bool:
 from raygraph import parallel  # noqa: E402 - tf.parallel: DataParallel, all_reduce
 from raygraph.partitioned_variables import *  # noqa: E402, F403 - tf.fixed_size_partitioner and friends
 from raygraph.variables import variable_creator_scope  # noqa: E402
+# tf.keras (raygraph/keras/) loads on first use as well, like tf.estimator: it is listed in
+# raygraph/__init__.py's _LAZY so dir(tf) shows it.
