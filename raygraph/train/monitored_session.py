@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 USE_DEFAULT = object()
-MAX_FAILURES_IN_A_ROW = 3  # a monitored session's default: failures with no good run between them
+MAX_FAILURES_IN_A_ROW = 5  # failures with no good run between them before a monitored session gives up
 _PREEMPTION_ERRORS = (errors.AbortedError, errors.UnavailableError)  # TF's: the session is re-created
 
 
@@ -557,7 +557,7 @@ class MonitoredSession(_MonitoredSession):
 
     A run that fails because a device is gone (UnavailableError, AbortedError)
     re-creates the session, restoring the latest checkpoint, and is run again;
-    after `max_failures_in_a_row` (raygraph's; default 3) such failures with no
+    after `max_failures_in_a_row` (raygraph's; default 5) such failures with no
     good run between them the error is raised (see the module's docstring).
 
     >>> with tf.train.MonitoredSession(tf.train.ChiefSessionCreator(master="local"), hooks) as sess:

@@ -41,7 +41,9 @@ Failures. A kernel error comes back as data and is raised as the TF error
 class, naming the op, its creation line and the device. Whatever fails first
 (a kernel error, a device gone, the deadline), the devices still running that
 run are told to abort it, so none waits for a tensor that will never come, and
-the session stays usable. A device gone is an UnavailableError naming it, raised
+the session stays usable. A device that replied and then died while others
+still work fails the run too (a tensor it sent them may have died with it). A
+device gone is an UnavailableError naming it, raised
 once per instance by the run that met it; its link is forgotten (in every lane:
 `_gone`), and the next run makes a new instance (its variables are gone: reading
 one is a FailedPreconditionError).
