@@ -60,6 +60,7 @@ def test_aliases_fed_sparse_input_and_errors():
 def test_timestamp_is_a_new_float64_reading_every_run():
     with tf.Graph().as_default():
         stamp = tf.timestamp()
+        assert stamp.op.type == "Timestamp" and stamp.dtype == tf.float64  # TF's op, stateful
         assert stamp.dtype == tf.float64 and stamp.shape.ndims == 0
         with tf.Session("local") as sess:
             before = time.time()

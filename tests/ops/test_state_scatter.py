@@ -129,3 +129,26 @@ def test_scatter_ops_have_no_gradient():
         w = tf.Variable(INITIAL)
         u = tf.constant(UPDATES[:1])
         assert tf.gradients(tf.scatter_add(w, [0], u), [u]) == [None]
+
+
+@pytest.mark.parametrize(
+    "function, op_type",
+    [
+        ("scatter_update", "ScatterUpdate"),
+        ("scatter_add", "ScatterAdd"),
+        ("scatter_sub", "ScatterSub"),
+        ("scatter_mul", "ScatterMul"),
+        ("scatter_div", "ScatterDiv"),
+        ("scatter_min", "ScatterMin"),
+        ("scatter_max", "ScatterMax"),
+        ("scatter_nd_update", "ScatterNdUpdate"),
+        ("scatter_nd_add", "ScatterNdAdd"),
+        ("scatter_nd_sub", "ScatterNdSub"),
+    ],
+)
+def test_each_function_builds_its_op_type_as_tf(function, op_type):
+    with tf.Graph().as_default():
+        w = tf.Variable(INITIAL)
+        indices = [[2], [0]] if "_nd_" in function else [2, 0]
+        out = getattr(tf, function)(w, indices, UPDATES[:2])
+        assert out.op.type == op_type and out.op.inputs[0].op is w.op
