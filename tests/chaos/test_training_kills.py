@@ -20,6 +20,7 @@ ends as an uninterrupted run does.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import shutil
@@ -82,15 +83,30 @@ def _sigkill(device: str) -> bool:
     return True
 
 
+class _Recoveries(logging.Handler):
+    """Counts the monitored session's recoveries (one warning each)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "MonitoredSession: a run failed" in record.getMessage()
+
+
 def _train(ckpt: str, kills: int = 0, seed: int = 0):
     """(final weights, global step, kills done): trains to LAST_STEP, SIGKILLing `kills` times.
 
     The kills are due after randomly chosen runs of the loop (in its first half or so);
-    each lands 0-15 ms after its run returned: between two runs or inside the next.
+    each lands 0-15 ms after its run returned: between two runs or inside the next. A kill
+    waits for the session to have recovered from the one before (a due kill moves to a
+    later run): kills in a burst would be failures in a row, which the session counts
+    towards giving up (`max_failures_in_a_row`), and that is not what this test is about.
     """
     rng = random.Random(seed)
-    targets = set(rng.sample(range(2, LAST_STEP // 2 + kills), kills))
-    due, done = threading.Semaphore(0), []
+    targets = set(rng.sample(range(2, 12), kills))
+    due, idle, done = threading.Semaphore(0), threading.Event(), []
+    idle.set()
 
     def killer():
         for _ in range(kills):
@@ -102,27 +118,36 @@ def _train(ckpt: str, kills: int = 0, seed: int = 0):
                     done.append(True)
                     break
                 time.sleep(0.02)
+            idle.set()
 
-    with tf.Graph().as_default():
-        train_op, weights = _program()
-        thread = threading.Thread(target=killer, daemon=True)
-        with tf.train.MonitoredTrainingSession(
-            checkpoint_dir=ckpt,
-            save_checkpoint_steps=3,
-            save_summaries_steps=0,
-            log_step_count_steps=0,
-            hooks=[tf.train.StopAtStepHook(last_step=LAST_STEP)],
-            config=TWO_CPUS,
-        ) as sess:
-            thread.start()
-            runs = 0
-            while not sess.should_stop():
-                sess.run(train_op)
-                runs += 1
-                if runs in targets:
-                    due.release()
-            thread.join(timeout=120)
-            final = sess.run(weights + [tf.train.get_global_step()])
+    recoveries = _Recoveries()
+    tf.get_logger().addHandler(recoveries)
+    try:
+        with tf.Graph().as_default():
+            train_op, weights = _program()
+            thread = threading.Thread(target=killer, daemon=True)
+            with tf.train.MonitoredTrainingSession(
+                checkpoint_dir=ckpt,
+                save_checkpoint_steps=3,
+                save_summaries_steps=0,
+                log_step_count_steps=0,
+                hooks=[tf.train.StopAtStepHook(last_step=LAST_STEP)],
+                config=TWO_CPUS,
+            ) as sess:
+                thread.start()
+                runs, owed = 0, 0
+                while not sess.should_stop():
+                    sess.run(train_op)
+                    runs += 1
+                    owed += runs in targets
+                    if owed and idle.is_set() and recoveries.count >= len(done):
+                        owed -= 1
+                        idle.clear()
+                        due.release()
+                thread.join(timeout=120)
+                final = sess.run(weights + [tf.train.get_global_step()])
+    finally:
+        tf.get_logger().removeHandler(recoveries)
     return final[:-1], int(final[-1]), len(done)
 
 
