@@ -14,20 +14,20 @@ from raygraph.graph import convert_pair
 
 
 class Equal(Compare):
-    """x == y, elementwise (numbers or bools): `tf.equal(predictions, labels)`."""
+    """x == y, elementwise (numbers, bools or strings): `tf.equal(predictions, labels)`."""
 
     api = ("equal", "math.equal")
-    kind = "real_or_bool"
+    kind = "any"
 
     def kernel(xp, x, y):
         return xp.equal(x, y)
 
 
 class NotEqual(Compare):
-    """x != y, elementwise (numbers or bools)."""
+    """x != y, elementwise (numbers, bools or strings)."""
 
     api = ("not_equal", "math.not_equal")
-    kind = "real_or_bool"
+    kind = "any"
 
     def kernel(xp, x, y):
         return xp.not_equal(x, y)

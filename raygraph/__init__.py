@@ -77,7 +77,7 @@ def __getattr__(name: str):
     return namespace.__getattr__(name)  # user ops registered after the namespace loaded
 
 
-_LAZY = frozenset({"estimator", "keras", "saved_model"})  # public submodules the namespace does not import
+_LAZY = frozenset({"estimator", "feature_column", "keras", "saved_model"})  # submodules the namespace skips
 
 
 def __dir__():
