@@ -24,6 +24,7 @@ from raygraph.train.session_run_hook import SessionRunArgs, SessionRunHook
 from raygraph.train.training_util import get_global_step
 
 __all__ = [
+    "ProfilerHook",
     "CheckpointSaverHook",
     "CheckpointSaverListener",
     "FeedFnHook",
@@ -475,6 +476,63 @@ class FinalOpsHook(SessionRunHook):
     def end(self, session) -> None:
         if self._final_ops is not None:
             self._final_ops_values = session.run(self._final_ops, feed_dict=self._final_ops_feed_dict)
+
+
+class ProfilerHook(SessionRunHook):
+    """Traces a run every `save_steps` steps (or `save_secs` seconds) and writes its timeline
+    as `output_dir/timeline-<step>.json` (Chrome's trace format: open it in chrome://tracing
+    or Perfetto).
+
+    >>> hooks = [tf.train.ProfilerHook(save_steps=100, output_dir="logs")]
+    """
+
+    def __init__(self, save_steps=None, save_secs=None, output_dir="", show_dataflow=True, show_memory=False):
+        self._output_file = os.path.join(os.fspath(output_dir), "timeline-{}.json")
+        self._show_dataflow = show_dataflow
+        self._show_memory = show_memory
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+        self._request = False
+
+    def begin(self) -> None:
+        self._next_step = None
+        self._global_step_tensor = get_global_step()
+        if self._global_step_tensor is None:
+            raise RuntimeError("Global step should be created to use ProfilerHook.")
+
+    def before_run(self, run_context):
+        from raygraph.session import RunOptions
+
+        self._request = self._next_step is not None and self._timer.should_trigger_for_step(self._next_step)
+        options = RunOptions(trace_level=RunOptions.FULL_TRACE) if self._request else None
+        return SessionRunArgs(self._global_step_tensor, options=options)
+
+    def after_create_session(self, session, coord) -> None:
+        self._seen = int(session.run(self._global_step_tensor))
+
+    def after_run(self, run_context, run_values) -> None:
+        # The step before this run, as TF's hook reads it; the fetched value shows the run's
+        # update (a fetched variable, as TF1's ref variables do), the step before the next run.
+        stale_step, self._seen = self._seen, int(run_values.results)
+        if self._next_step is None:
+            self._timer.update_last_triggered_step(stale_step)  # no trace of the first run
+        global_step = stale_step + 1
+        if self._request and run_values.run_metadata is not None:
+            global_step = self._seen
+            self._timer.update_last_triggered_step(global_step)
+            self._save(global_step, run_values.run_metadata.step_stats)
+        self._next_step = global_step + 1
+
+    def _save(self, step: int, step_stats) -> None:
+        from raygraph import gfile
+        from raygraph.timeline import Timeline
+
+        path = self._output_file.format(step)
+        logging.info("Saving timeline for %d into '%s'.", step, path)
+        trace = Timeline(step_stats).generate_chrome_trace_format(
+            show_dataflow=self._show_dataflow, show_memory=self._show_memory
+        )
+        with gfile.GFile(path, "w") as f:
+            f.write(trace)
 
 
 class FeedFnHook(SessionRunHook):

@@ -49,7 +49,7 @@ import threading
 
 from raygraph import errors, logging
 from raygraph.graph import GraphKeys, get_default_graph
-from raygraph.session import _Fetches, _soft_placement_after_loss
+from raygraph.session import RunMetadata, RunOptions, _Fetches, _soft_placement_after_loss
 from raygraph.train import basic_hooks, training_util
 from raygraph.train.input_feeding import FeederFeeds
 from raygraph.train.session_manager import SessionManager
@@ -461,11 +461,13 @@ class _MonitoredSession:
 
     def _hooked_run(self, fetches, feed_dict, options, run_metadata):
         context = SessionRunContext(SessionRunArgs(fetches, feed_dict), self._tf_sess)
-        hook_fetches, hook_feeds = {}, {}
+        hook_fetches, hook_feeds, hook_options = {}, {}, []
         for i, hook in enumerate(self._hooks):
             request = hook.before_run(context)
             if request is None:
                 continue
+            if request.options is not None:
+                hook_options.append(request.options)
             if request.fetches is not None:
                 hook_fetches[i] = request.fetches
             for key, value in (request.feed_dict or {}).items():
@@ -483,6 +485,9 @@ class _MonitoredSession:
             everything.append(self._global_step)
         if self._feeders:
             feeds.update(self._feeders.feeds_for(_Fetches(self._graph, everything).elements, feeds))
+        if hook_options:  # TF's merge: the highest trace level and timeout; a RunMetadata to fill
+            options = _merged_options(options, hook_options)
+            run_metadata = run_metadata if run_metadata is not None else RunMetadata()
         caller, hook_results, *step = self._tf_sess.run(
             everything, feed_dict=feeds, options=options, run_metadata=run_metadata
         )
@@ -531,6 +536,19 @@ class _MonitoredSession:
         if self._tf_sess is not None:
             self._close_internal(exception_type)
         return exception_type is None
+
+
+def _merged_options(options, hook_options: list) -> RunOptions:
+    """The caller's RunOptions with the hooks' requests merged in, as TF merges them."""
+    merged = RunOptions(
+        trace_level=getattr(options, "trace_level", 0),
+        timeout_in_ms=getattr(options, "timeout_in_ms", 0),
+        steps_per_run=getattr(options, "steps_per_run", 1),
+    )
+    for extra in hook_options:
+        merged.trace_level = max(merged.trace_level, extra.trace_level)
+        merged.timeout_in_ms = max(merged.timeout_in_ms, extra.timeout_in_ms)
+    return merged
 
 
 class _StepContext:

@@ -420,3 +420,38 @@ def test_singular_monitored_session_does_not_recover(tmp_path):
             sess._tf_sess = _FlakySession(tf.Session("local"), _FlakyCreator(None, fail_at={1}))
             with pytest.raises(errors.UnavailableError, match="CPU:1"):
                 sess.run(train_op)
+
+
+def test_profiler_hook_writes_a_chrome_trace_every_n_steps(tmp_path):
+    import json
+
+    with tf.Graph().as_default():
+        step, w, loss, train_op = _model()
+        hooks = [
+            tf.train.ProfilerHook(save_steps=3, output_dir=str(tmp_path)),
+            tf.train.StopAtStepHook(last_step=8),
+        ]
+        with tf.train.MonitoredSession(tf.train.ChiefSessionCreator(master="local"), hooks=hooks) as sess:
+            while not sess.should_stop():
+                sess.run(train_op)
+    files = sorted(os.listdir(tmp_path))
+    assert files == ["timeline-3.json", "timeline-6.json"]  # as TF: every 3 steps, not the first run
+    trace = json.loads((tmp_path / "timeline-3.json").read_text())
+    names = {e.get("args", {}).get("name") for e in trace["traceEvents"] if e.get("ph") == "X"}
+    assert any(name and "GradientDescent" in name for name in names)
+
+
+def test_a_hooks_run_options_are_merged_and_its_run_metadata_filled():
+    class Traced(tf.train.SessionRunHook):
+        def before_run(self, run_context):
+            return tf.train.SessionRunArgs(None, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE))
+
+        def after_run(self, run_context, run_values):
+            self.stats = run_values.run_metadata.step_stats
+
+    with tf.Graph().as_default():
+        step, w, loss, train_op = _model()
+        hook = Traced()
+        with tf.train.MonitoredSession(tf.train.ChiefSessionCreator(master="local"), hooks=[hook]) as sess:
+            sess.run(train_op)
+    assert sum(len(d.node_stats) for d in hook.stats.dev_stats) > 0
