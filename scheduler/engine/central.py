@@ -67,6 +67,7 @@ from scheduler.engine.plan import Plan, build_plan
 from scheduler.engine.protocol import Client, Device, DeviceUnavailable, Link, Reply, Request
 
 ABORT_GRACE_S = 0.25  # how long to wait for aborted devices to answer (their kernels may run on)
+_NOT_YET = object()  # _reply_error: the call's reply has not come yet
 MAX_DETACHED = 2  # runs sent without waiting, before a new one waits for the oldest
 
 
@@ -344,8 +345,10 @@ class CentralScheduler:
                 self._abort(run_id, pending)
                 continue
             for call in ready:
-                pending.remove(call)
                 error = self._reply_error(call, run_id, replies)
+                if error is _NOT_YET:
+                    continue  # only an abandoned run's reply was there: wait again
+                pending.remove(call)
                 if error is not None and failure is None:
                     failure = error
                     self._abort(run_id, pending)
@@ -365,9 +368,11 @@ class CentralScheduler:
     def _reply_error(self, call: _Call, run_id, replies: list):
         """Reads one reply into `replies`; returns the error it carries, if any."""
         try:
-            reply: Reply = call.link.receive(run_id)
+            reply: Reply | None = call.link.receive(run_id)
         except DeviceUnavailable as e:
             return self._device_gone(call.lane, call.link, e)
+        if reply is None:
+            return _NOT_YET
         key = (call.plan_id, call.device.name, call.link.generation)
         if reply.has_plan:
             call.lane.loaded.add(key)

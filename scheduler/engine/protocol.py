@@ -111,8 +111,12 @@ class Link:
         """Sends a request; `sends_to` are the devices its partition sends tensors to."""
         raise NotImplementedError
 
-    def receive(self, run_id) -> Reply:
-        """The reply to run `run_id`, waiting for it (replies of abandoned runs are dropped)."""
+    def receive(self, run_id) -> Reply | None:
+        """The reply to run `run_id`, waiting for it (replies of abandoned runs are dropped).
+
+        None when what was ready to read was only an earlier, abandoned run's reply: the
+        caller waits again (under its deadline) instead of blocking here.
+        """
         raise NotImplementedError
 
     def abort(self, run_id, reason: str) -> None:

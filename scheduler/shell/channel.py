@@ -180,7 +180,8 @@ class Channel:
         self.outstanding.append(run_id)
 
     def read_for(self, run_id):
-        """The reply to run `run_id` (earlier, abandoned replies are dropped)."""
+        """The reply to run `run_id` (earlier, abandoned replies are dropped); None if, once
+        they are, nothing more is there to read yet (the caller waits again, with its deadline)."""
         while self.outstanding:
             if len(self.outstanding) == 1:  # else the actor has the next request: no hurry
                 _spin_until_readable(self._poll)
@@ -190,6 +191,8 @@ class Channel:
                 raise ConnectionError(str(e) or type(e).__name__) from e
             if self.outstanding.popleft() == run_id:
                 return reply
+            if not self._poll.poll(0):  # an abandoned run's reply: the wanted one is not here yet
+                return None
         raise RuntimeError(f"no request of run {run_id} is waiting for a reply")
 
     def fileno(self) -> int:

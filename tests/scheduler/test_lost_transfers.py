@@ -87,3 +87,30 @@ def test_a_channel_tells_a_closed_peer_without_reading():
     assert os.read(chan.conn.fileno(), 1) == b"x"
     assert chan.closed()  # end of file: the peer is gone
     chan.conn.close()
+
+
+def test_reading_an_abandoned_runs_reply_does_not_block_for_the_next():
+    """A reply left unread by a run given up on comes first; once it is read, the channel
+    hands back None instead of blocking for the wanted reply, so the run's own wait (with
+    its deadline) goes on."""
+    import select
+    from collections import deque
+    from multiprocessing.connection import Connection
+    from socket import socketpair
+
+    from scheduler.shell.channel import Channel, send_frame
+
+    ours, theirs = socketpair()
+    chan = Channel.__new__(Channel)
+    chan.conn = Connection(ours.detach())
+    chan._poll = select.poll()
+    chan._poll.register(chan.conn.fileno(), select.POLLIN)
+    chan.outstanding = deque(["old", "new"])
+    peer = Connection(theirs.detach())
+    send_frame(peer, "reply of old")
+    assert chan.read_for("new") is None  # the old reply was dropped; the new one is not here
+    assert list(chan.outstanding) == ["new"]
+    send_frame(peer, "reply of new")
+    assert chan.read_for("new") == "reply of new"
+    chan.conn.close()
+    peer.close()
