@@ -69,17 +69,21 @@ class _CategoricalColumn:
     """A column of integer ids in [0, num_buckets); wrap it in an indicator or embedding column."""
 
 
+class _FromKey:
+    """A column read straight from the feature `key`: its name is the key."""
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+
 @dataclasses.dataclass(frozen=True)
-class _NumericColumn(_DenseColumn):
+class _NumericColumn(_FromKey, _DenseColumn):
     key: str
     shape: tuple
     default_value: tuple | None
     dtype: dtypes.DType
     normalizer_fn: Callable | None
-
-    @property
-    def name(self) -> str:
-        return self.key
 
     @property
     def _num_elements(self) -> int:
@@ -147,14 +151,10 @@ class _BucketizedColumn(_DenseColumn, _CategoricalColumn):
 
 
 @dataclasses.dataclass(frozen=True)
-class _IdentityCategoricalColumn(_CategoricalColumn):
+class _IdentityCategoricalColumn(_FromKey, _CategoricalColumn):
     key: str
     number_buckets: int
     default_value: int | None
-
-    @property
-    def name(self) -> str:
-        return self.key
 
     @property
     def num_buckets(self) -> int:
@@ -191,16 +191,12 @@ class _IdentityCategoricalColumn(_CategoricalColumn):
 
 
 @dataclasses.dataclass(frozen=True)
-class _VocabularyListCategoricalColumn(_CategoricalColumn):
+class _VocabularyListCategoricalColumn(_FromKey, _CategoricalColumn):
     key: str
     vocabulary_list: tuple
     dtype: dtypes.DType
     default_value: int
     num_oov_buckets: int
-
-    @property
-    def name(self) -> str:
-        return self.key
 
     @property
     def num_buckets(self) -> int:
@@ -233,14 +229,10 @@ class _VocabularyListCategoricalColumn(_CategoricalColumn):
 
 
 @dataclasses.dataclass(frozen=True)
-class _HashedCategoricalColumn(_CategoricalColumn):
+class _HashedCategoricalColumn(_FromKey, _CategoricalColumn):
     key: str
     hash_bucket_size: int
     dtype: dtypes.DType
-
-    @property
-    def name(self) -> str:
-        return self.key
 
     @property
     def num_buckets(self) -> int:

@@ -19,15 +19,10 @@ ends as an uninterrupted run does.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 
@@ -37,6 +32,7 @@ import ray
 
 import raygraph as tf
 from scheduler.shell import runtime
+from tests.clusters import run_cluster_script
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.usefixtures("ray_cluster"), pytest.mark.slow]
@@ -240,28 +236,11 @@ print("RESULT " + json.dumps(out))
 @pytest.mark.cluster
 @pytest.mark.timeout(300)
 def test_a_node_lost_mid_training_is_replaced_by_a_surviving_one(tmp_path):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    temp = tempfile.mkdtemp(prefix="rgc", dir="/tmp")  # the cluster's own: no other Ray finds it
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=root, RAY_TMPDIR=temp)
-    env.pop("RAY_ADDRESS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", NODE_LOSS_SCRIPT, str(tmp_path)],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out, stderr = run_cluster_script(NODE_LOSS_SCRIPT, str(tmp_path))
     (want, want_step, two), (got, step, one) = out["clean"], out["lost"]
     assert two == ["/job:worker/replica:0/task:0/device:CPU:0", "/job:worker/replica:0/task:1/device:CPU:0"]
     assert one == two[:1] and out["removed_at"] == 10
     assert want_step == step == 24
     for a, b in zip(want, got):
         np.testing.assert_array_equal(np.array(b), np.array(a))
-    assert "task:1/device:CPU:0 is unavailable" in proc.stderr  # the log line of the recovery
+    assert "task:1/device:CPU:0 is unavailable" in stderr  # the log line of the recovery

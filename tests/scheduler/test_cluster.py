@@ -7,14 +7,11 @@ CLUSTER_SCRIPT, which prints what it saw as JSON.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 
 import pytest
+
+from tests.clusters import run_cluster_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -68,25 +65,7 @@ print("RESULT " + json.dumps(out))
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # the cluster's process has 240 s
 def test_two_nodes_are_two_tasks_and_a_graph_runs_across_them():
-    # A private Ray temp dir: the cluster's address file must not lead other
-    # Ray processes on this machine (other test runs) to this cluster.
-    temp = tempfile.mkdtemp(prefix="rgc", dir="/tmp")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT, RAY_TMPDIR=temp)
-    env.pop("RAY_ADDRESS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", CLUSTER_SCRIPT],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out, _ = run_cluster_script(CLUSTER_SCRIPT)
     t0, t1 = "/job:worker/replica:0/task:0/device:CPU:0", "/job:worker/replica:0/task:1/device:CPU:0"
     assert out["devices"] == [t0, t1]
     assert out["b"] == 256 * 256 * 2.0

@@ -8,17 +8,13 @@ Ray at a time), as in test_cluster.py.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 import pytest
 
 import raygraph as tf
+from tests.clusters import run_cluster_script
 from tests.raygraph.test_data_parallel import X, Y, model_fn, ps_program, single_device_regression, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -146,23 +142,7 @@ print("RESULT " + json.dumps(out))
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_node_cluster_runs_the_parameter_server_and_data_parallel_programs():
-    temp = tempfile.mkdtemp(prefix="rgdp", dir="/tmp")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT, RAY_TMPDIR=temp)
-    env.pop("RAY_ADDRESS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", CLUSTER_SCRIPT],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out, _ = run_cluster_script(CLUSTER_SCRIPT, prefix="rgdp")
     t0, t1 = "/job:worker/replica:0/task:0/device:CPU:0", "/job:worker/replica:0/task:1/device:CPU:0"
     assert out["devices"] == [t0, t1]
     # ps:0 and worker:0 on node 0, ps:1 and worker:1 on node 1 (tasks round robin over nodes)
@@ -229,23 +209,7 @@ print("RESULT " + json.dumps(out))
 @pytest.mark.timeout(360)
 def test_four_node_cluster_runs_the_data_parallel_program_unchanged():
     """Issue 11: the program of test_two_replicas_on_ray_equal_one_device, one replica per node of four."""
-    temp = tempfile.mkdtemp(prefix="rgdp4", dir="/tmp")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=ROOT, RAY_TMPDIR=temp)
-    env.pop("RAY_ADDRESS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", FOUR_NODE_SCRIPT],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out, _ = run_cluster_script(FOUR_NODE_SCRIPT, timeout=300, prefix="rgdp4")
     assert out["devices"] == [f"/job:worker/replica:0/task:{t}/device:CPU:0" for t in range(4)]
     assert len(set(out["nodes"])) == 4  # each replica's actor on its own node
     for a, b in zip(train(1)[0], out["dp"]):
