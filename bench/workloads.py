@@ -251,10 +251,14 @@ class _TrainStep(Workload):
 
         import raygraph as tf
 
-        # RAYGRAPH_BENCH_INTRA_OP: an explicit intra_op_parallelism_threads, for A/B
-        # runs of the default (`python -m bench --variant 'blas1:RAYGRAPH_BENCH_INTRA_OP=1'`).
+        # RAYGRAPH_BENCH_INTRA_OP / _INTER_OP: an explicit intra_op_parallelism_threads or
+        # inter_op_parallelism_threads, for A/B runs of the defaults
+        # (`python -m bench --variant 'blas1:RAYGRAPH_BENCH_INTRA_OP=1'`).
         intra = int(os.environ.get("RAYGRAPH_BENCH_INTRA_OP", "0"))
-        config = tf.ConfigProto(intra_op_parallelism_threads=intra) if intra else None
+        inter = int(os.environ.get("RAYGRAPH_BENCH_INTER_OP", "0"))
+        config = None
+        if intra or inter:
+            config = tf.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
         return self._session_step(tf, lambda tf, g: tf.Session(graph=g, config=config))
 
     def tensorflow(self):

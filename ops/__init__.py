@@ -112,6 +112,7 @@ FAMILIES = (
     "image_boxes",
     "image_patches",
     "state_scatter",
+    "nn_rnn",
 )
 
 

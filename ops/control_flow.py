@@ -20,6 +20,17 @@ variables' gradients of iteration t): where they hold no stateful op, WhileGrad
 runs them on one helper thread per session, in iteration order, so the sums are
 the same (`_capture_split`). A loop whose gradient is not part of the run keeps
 nothing.
+
+DESIGN: row sums. In a recurrent cell the captures' gradients are sums over the
+batch rows (a weight's x^T @ dgates, a bias's sum of dgates), so their sum over
+the iterations is the same sum over the iterations' rows stacked:
+sum_t x_t^T @ d_t = [x_1; ...; x_T]^T @ [d_1; ...; d_T]. Where the captures part is
+made only of such row sums (`_stack_split`), WhileGrad collects its per-iteration
+inputs and runs it once per chunk of stacked rows: one [k, T*B] @ [T*B, n]
+product instead of T small ones and T in-place sums of a [k, n] weight gradient,
+and no helper thread contending with the chain for the GIL (BENCHMARKS.md,
+recurrent workloads). Chunks (`_STACK_BYTES`) bound the memory the stacked rows
+take on long sequences.
 """
 
 from __future__ import annotations
@@ -119,6 +130,7 @@ class While(Op):
         loop_in = [i for i in diff_in if i < n]
         if [i for i in diff_out] != loop_in:  # a loop var's gradient feeds the previous iteration's
             raise AssertionError("loop gradient: outputs and inputs differ")
+        split = _capture_split(body, len(loop_in))
         graph = get_default_graph()
         with graph.colocate_with(op):
             dy_inputs = [_grad_or_zeros(dys[i], op.outputs[i]) for i in diff_out]
@@ -131,7 +143,8 @@ class While(Op):
                     "capture_indices": [i - n for i in diff_in if i >= n],
                     "capture_dtypes": [op.inputs[n_cond + i].dtype for i in diff_in if i >= n],
                     "capture_shapes": [op.inputs[n_cond + i].shape for i in diff_in if i >= n],
-                    "split": _capture_split(body, len(loop_in)),
+                    "split": split,
+                    **_stack_split(split[1] if split else None),
                 },
                 name="WhileGrad",
             )
@@ -152,20 +165,50 @@ class WhileGrad(Op):
         "capture_dtypes": (),
         "capture_shapes": (),
         "split": None,
+        "stacked": None,
+        "rest": None,
+        "stack_info": None,
     }
     stateful = True
     multi_output = True
     differentiable = False
     heavy = True
 
-    def infer(tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes, split):
+    def infer(
+        tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes, split, **stacking
+    ):
         specs = [(t.dtype, t.shape) for t in dy]
         return specs + [(d, as_shape(s)) for d, s in zip(capture_dtypes, capture_shapes)]
 
-    def kernel(ctx, tape, dy, grad, num_loop_grads, capture_indices, capture_dtypes, capture_shapes, split):
+    def kernel(
+        ctx,
+        tape,
+        dy,
+        grad,
+        num_loop_grads,
+        capture_indices,
+        capture_dtypes,
+        capture_shapes,
+        split,
+        **stacking,
+    ):
         k = num_loop_grads
         dys = list(dy)
         sums = _Sums(ctx.xp, len(capture_dtypes))
+        if stacking["stacked"] is not None and len(tape.calls) > 1:  # row sums over stacked rows
+            run_loop, run_stacked = ctx.function(split[0]), ctx.function(stacking["stacked"])
+            run_rest = ctx.function(stacking["rest"]) if stacking["rest"] is not None else None
+            flags, stacked_at, rest_at = stacking["stack_info"]
+            rows = _Rows(ctx.xp, flags, lambda args: sums.add(run_stacked(args), stacked_at))
+            for saved in reversed(tape.calls):
+                out = run_loop(saved + dys)
+                args = saved + dys + out[k:]
+                if run_rest is not None:
+                    sums.add(run_rest(args), rest_at)
+                rows.add(args)
+                dys = out[:k]
+            rows.flush()
+            return dys + sums.result([tape.captures[j] for j in capture_indices])
         helper = _helper(ctx) if split and len(tape.calls) > 1 else None
         if helper is None:
             run = ctx.function(grad)
@@ -378,6 +421,100 @@ def _capture_split(fn: Function, num_loop_grads: int):
     return loop_part, Function(fn.graph, grad_fn.inputs + boundary, capture_out)
 
 
+def _stack_split(fn: Function | None) -> dict:
+    """WhileGrad's attrs that run the captures part's row sums over stacked rows.
+
+    "stacked" is the part of the captures part `fn` made only of row sums (see
+    "row sums" in the module docstring), "rest" the part that is not (run per
+    iteration), and "stack_info" (which inputs the stacked part stacks, and the
+    indices of the two parts' outputs among fn's). All None when no output of fn
+    is a row sum.
+
+    Kinds: "rows" (a rank-2 input: one row per batch element of the iteration),
+    "sum" (a sum over rows, which adds up over iterations) and "const". A row sum
+    is MatMul(rows^T, rows), BiasAddGrad(rows) or Sum(rows, axis 0); ConcatV2 of
+    rows along axis 1 and Identity keep rows; AddN, AddV2, Reshape and Identity
+    of sums are sums.
+    """
+    none = {"stacked": None, "rest": None, "stack_info": None}
+    if fn is None:
+        return none
+    fed = set(fn.inputs)
+    ops = _ancestors(fn.outputs, fed)
+    kind = {t: "rows" for t in fn.inputs if t.shape.ndims == 2}
+    for op in (op for op in fn.graph._ops if op in ops):  # in creation order: inputs first
+        if len(op.outputs) == 1 and not op.control_inputs:
+            kind[op.outputs[0]] = _row_kind(op, [kind.get(t) for t in op.inputs])
+    stacked_at = tuple(i for i, t in enumerate(fn.outputs) if kind.get(t) == "sum" and t not in fed)
+    if not stacked_at:
+        return none
+    rest_at = tuple(i for i in range(len(fn.outputs)) if i not in stacked_at)
+    stacked = [fn.outputs[i] for i in stacked_at]
+    used = {t for op in _ancestors(stacked, fed) for t in op.inputs}
+    return {
+        "stacked": Function(fn.graph, fn.inputs, stacked),
+        "rest": Function(fn.graph, fn.inputs, [fn.outputs[i] for i in rest_at]) if rest_at else None,
+        "stack_info": (tuple(t in used for t in fn.inputs), stacked_at, rest_at),
+    }
+
+
+def _row_kind(op, ins: list):
+    """The kind of op's output from its inputs' kinds (see _stack_split), or None."""
+    if op.type == "Const":
+        return "const"
+    if op.type == "Identity":
+        return ins[0]
+    if op.type == "MatMul":
+        transposes = (op.attrs["transpose_a"], op.attrs["transpose_b"])
+        return "sum" if ins == ["rows", "rows"] and transposes == (True, False) else None
+    if op.type == "BiasAddGrad":
+        return "sum" if ins == ["rows"] else None
+    if op.type == "Sum":
+        axis = op.attrs["axis"]
+        axis = list(axis) if isinstance(axis, list | tuple) else [axis]
+        return "sum" if ins == ["rows"] and axis in ([0], [-2]) and not op.attrs["keepdims"] else None
+    if op.type == "ConcatV2":
+        return "rows" if set(ins) == {"rows"} and op.attrs["axis"] in (1, -1) else None
+    if op.type in ("AddN", "AddV2"):
+        return "sum" if set(ins) == {"sum"} else None
+    if op.type == "Reshape":
+        return "sum" if ins == ["sum", "const"] else None
+    return None
+
+
+_STACK_BYTES = 32 << 20  # the rows WhileGrad stacks before it runs the captures part on them
+
+
+class _Rows:
+    """Per-iteration inputs of the captures part, stacked by rows and run in chunks."""
+
+    def __init__(self, xp, stacked, run):
+        self.xp, self.stacked, self.run = xp, stacked, run
+        self.columns = [[] for _ in stacked]
+        self.last = None
+        self.nbytes = 0
+
+    def add(self, args) -> None:
+        self.last = args
+        for column, value, stack in zip(self.columns, args, self.stacked):
+            if stack:
+                column.append(value)
+                self.nbytes += value.nbytes
+        if self.nbytes >= _STACK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.last is None or not self.nbytes:
+            return
+        args = [
+            self.xp.concatenate(column) if stack else value
+            for column, value, stack in zip(self.columns, self.last, self.stacked)
+        ]
+        self.columns = [[] for _ in self.stacked]
+        self.nbytes = 0
+        self.run(args)
+
+
 def _ancestors(tensors, fed) -> set:
     """The ops computing `tensors` from the `fed` tensors."""
     seen, stack = set(), [t.op for t in tensors if t not in fed]
@@ -445,8 +582,9 @@ class _Sums:
         self.values = [None] * n
         self.owned = [False] * n
 
-    def add(self, grads) -> None:
-        for i, g in enumerate(grads):
+    def add(self, grads, at=None) -> None:
+        """Adds grads[k] to sum at[k] (sum k when `at` is None)."""
+        for i, g in zip(range(len(grads)) if at is None else at, grads):
             current = self.values[i]
             if current is None:
                 self.values[i] = g

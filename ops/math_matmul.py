@@ -5,7 +5,8 @@ ones. Einsum equations are made explicit when the graph is built
 (`parse_equation`), and the gradient of an einsum is an einsum of the output
 gradient with the other operands. MatMul declares its arithmetic (`flops`) for
 the scheduler's cost estimate; an Einsum is estimated by its size, like an
-elementwise op.
+elementwise op. On the CPU a 2-D MatMul runs through ops.intra_op: a big product
+split over the device's spare cores, a thin a @ b.T reordered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ops import api as tf
+from ops import intra_op
 from ops.common import broadcast_shape, check_dtype, constant_value, normalize_axis
 from ops.registry import Op, api_function, build
 from raygraph import dtypes
@@ -49,6 +51,8 @@ class MatMul(Op):
         return a.dtype, batch.concatenate([m, n])
 
     def kernel(xp, a, b, transpose_a, transpose_b):
+        if xp is np and a.ndim == 2 and b.ndim == 2:  # split over the device's cores, or reordered
+            return intra_op.matmul(a, b, transpose_a, transpose_b)
         if transpose_a:
             a = xp.swapaxes(a, -1, -2)
         if transpose_b:

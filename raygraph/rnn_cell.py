@@ -29,7 +29,7 @@ import collections
 import hashlib
 import numbers
 
-from ops import api
+from ops import api, nn_rnn
 from ops.common import constant_value
 from raygraph import dtypes, nest
 from raygraph import initializers as init_ops
@@ -71,6 +71,11 @@ def _activation(activation):
         if fn is not None:
             return fn
     raise ValueError(f"Unknown activation function: {activation!r}")
+
+
+def _fusable(activation, forget_bias) -> bool:
+    """Whether an LSTM cell's update can be one LSTMCellUpdate op (ops.nn_rnn): tanh, a number."""
+    return nn_rnn.is_tanh(activation) and isinstance(forget_bias, numbers.Real)
 
 
 def _check_supported_dtype(dtype) -> None:
@@ -350,10 +355,13 @@ class BasicLSTMCell(RNNCell):
         _check_input_dtypes([inputs, state])
         c, h = state if self._state_is_tuple else api.split(state, 2, axis=1)
         gates = api.nn.bias_add(api.matmul(api.concat([inputs, h], 1), self._kernel), self._bias)
-        i, j, f, o = api.split(gates, 4, axis=1)
-        forget_bias = api.constant(self._forget_bias, dtype=f.dtype)
-        new_c = c * api.sigmoid(f + forget_bias) + api.sigmoid(i) * self._activation(j)
-        new_h = self._activation(new_c) * api.sigmoid(o)
+        if _fusable(self._activation, self._forget_bias):
+            new_c, new_h = nn_rnn.lstm_cell_update(gates, c, self._forget_bias)
+        else:
+            i, j, f, o = api.split(gates, 4, axis=1)
+            forget_bias = api.constant(self._forget_bias, dtype=f.dtype)
+            new_c = c * api.sigmoid(f + forget_bias) + api.sigmoid(i) * self._activation(j)
+            new_h = self._activation(new_c) * api.sigmoid(o)
         new_state = LSTMStateTuple(new_c, new_h) if self._state_is_tuple else api.concat([new_c, new_h], 1)
         return new_h, new_state
 
@@ -444,6 +452,10 @@ class LSTMCell(RNNCell):
         if inputs.shape.with_rank(2).dims[1] is None:
             raise ValueError("Could not infer input size from inputs.get_shape()[-1]")
         lstm_matrix = api.nn.bias_add(api.matmul(api.concat([inputs, m_prev], 1), self._kernel), self._bias)
+        plain = not self._use_peepholes and self._cell_clip is None
+        if plain and _fusable(self._activation, self._forget_bias):
+            c, m = nn_rnn.lstm_cell_update(lstm_matrix, c_prev, self._forget_bias)
+            return self._project(m, c)
         i, j, f, o = api.split(lstm_matrix, 4, axis=1)
         sigmoid = api.sigmoid
         if self._use_peepholes:
@@ -458,6 +470,10 @@ class LSTMCell(RNNCell):
             m = sigmoid(o + self._w_o_diag * c) * self._activation(c)
         else:
             m = sigmoid(o) * self._activation(c)
+        return self._project(m, c)
+
+    def _project(self, m, c):
+        """(output, new state) from the cell's output m and state c: projected and clipped if asked."""
         if self._num_proj is not None:
             m = api.matmul(m, self._proj_kernel)
             if self._proj_clip is not None:

@@ -22,7 +22,7 @@ The target says where the devices are:
 
 `ConfigProto` fields that shape execution: device_count (CPU devices per node,
 GPUs used), intra_op_parallelism_threads (BLAS threads in the device actors),
-inter_op_parallelism_threads (the actors' pools), allow_soft_placement,
+inter_op_parallelism_threads (the actors' pools; default 1), allow_soft_placement,
 log_device_placement, operation_timeout_in_ms. graph_options (TensorFlow's
 GraphOptions proto, with its OptimizerOptions: opt_level, global_jit_level) is
 kept and has no effect: raygraph plans its own graph. `RunOptions(trace_level=

@@ -44,6 +44,7 @@ import threading
 import time
 from collections import deque
 
+from ops import intra_op
 from scheduler.engine.executor import Cancellation, NodeError, Program, running_with
 from scheduler.engine.plan import TOKEN
 
@@ -182,6 +183,7 @@ class Run:
             if self.error is not None:
                 return []
             self.running += 1
+        intra_op.unit_started()
         try:
             if self.trace is None:
                 self.fns[unit.index](self.values)
@@ -192,6 +194,8 @@ class Run:
         except BaseException as exc:  # noqa: BLE001 - any failure ends the run, named
             self._fail(exc)
             return []
+        finally:
+            intra_op.unit_ended()
         return self._finish(unit)
 
     def _execute_traced(self, unit) -> None:

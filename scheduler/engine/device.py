@@ -36,8 +36,9 @@ runs need.
 
 Threads: BLAS threads follow the request's `blas_threads` (threadpoolctl,
 applied when it differs from the current setting: the device is shared by the
-sessions of a process, and the last setting holds). The inter-op pool
-(inter_op_threads - 1 threads beside the run thread) is kept per size.
+sessions of a process, and the last setting holds), and so does the width of
+ops.intra_op's split products. The inter-op pool (inter_op_threads - 1 threads
+beside the run thread) is kept per size.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ops import registry
+from ops import intra_op, registry
 from scheduler.engine import dataflow
 from scheduler.engine.executor import Cancellation, NodeError, Program, SessionState, running_with
 from scheduler.engine.plan import TOKEN
@@ -62,7 +63,6 @@ _ENDED_KEPT = 4096  # run ids remembered as ended, to drop their late transfers
 BLOCKING_THREADS = 1024  # units with a blocking kernel waiting at once, at most
 
 Send = Callable[[str, tuple, list], None]
-_CPUS = os.cpu_count() or 1  # looked up once: os.cpu_count() costs ~20 us a call here
 
 
 def array_module(name: str):
@@ -280,8 +280,17 @@ class DeviceRunner:
         return send
 
     def _pool(self, inter: int) -> ThreadPoolExecutor | None:
-        """The pool beside the run thread: inter_op - 1 threads (default: cores - 1)."""
-        size = (inter or _CPUS) - 1
+        """The pool beside the run thread: inter_op - 1 threads (default: none).
+
+        DESIGN: by default a CPU device runs one unit of kernels at a time, on the
+        run thread, and its big products use the other cores (ops.intra_op). The
+        kernels are Python calls under one GIL: a second kernel thread mostly
+        queued for it, and took the core the split products use. Measured with
+        inter_op_parallelism_threads 1 against the old default (the cores): LSTM
+        step 26.1 vs 30.5 ms, cnn 2.17 vs 2.35 ms, mlp 4.02 vs 4.10 ms
+        (BENCHMARKS.md, recurrent workloads). An explicit setting is honoured.
+        """
+        size = (inter or 1) - 1
         if size <= 0:
             return None
         pool = self._pools.get(size)
@@ -383,11 +392,19 @@ class BlasThreads:
         self._setter = _blas_setter()
 
     def apply(self, threads: int, reserved: int = 0, share: int = 1) -> None:
-        """Sets the thread count; 0 is this process's cores less `reserved`, over `share`."""
+        """Sets the thread count; 0 is this process's cores less `reserved`, over `share`.
+
+        With the default (0) and one BLAS thread, big products are split over the
+        cores the device would have without the reservation (ops.intra_op: its
+        threads sleep between products, so they leave the driver's core alone
+        while it works, as BLAS threads do not)."""
         if not self.default:
             return
+        spare = 1
         if not threads:
             threads = max(1, (self.default - reserved) // max(share, 1))
+            spare = self.default // max(share, 1) if threads == 1 else 1
+        intra_op.set_width(spare)
         with _SETTER_LOCK:  # the count is the process's: one record of it for every instance
             if threads != _APPLIED[0]:
                 self._setter.submit(self.controller.limit, limits=threads).result()
@@ -439,6 +456,35 @@ def kernel_thread() -> None:
     """
     normal_priority()
     np.seterr(all="ignore")
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+HEAP_RETAINED = 256 << 20  # freed memory a device process keeps for its next allocations
+HEAP_MMAP_ABOVE = 64 << 20  # arrays above this size get (and return) pages of their own
+
+
+def keep_freed_memory() -> None:
+    """Makes glibc's malloc keep freed memory in the process for the next tensors.
+
+    By default glibc gives every block over ~128 KB-32 MB pages of its own
+    (mmap) and returns them when freed, so a device allocating the same
+    tensors step after step faults every page in again, zeroed by the kernel:
+    measured ~5,000 page faults and a third of the device's CPU time in the
+    kernel on the LSTM step (BENCHMARKS.md, recurrent workloads). TensorFlow's
+    allocator keeps its memory too. Blocks up to HEAP_MMAP_ABOVE now come from
+    the heap, and up to HEAP_RETAINED of free memory stays there; larger ones
+    still map and unmap. No-op where the C library has no mallopt (not glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_ABOVE)
+    mallopt(_M_TRIM_THRESHOLD, HEAP_RETAINED)
 
 
 def normal_priority() -> None:

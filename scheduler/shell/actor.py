@@ -30,7 +30,7 @@ import traceback
 import numpy as np
 import ray
 
-from scheduler.engine.device import DeviceRunner, array_module, kernel_thread
+from scheduler.engine.device import DeviceRunner, array_module, keep_freed_memory, kernel_thread
 from scheduler.engine.protocol import Reply, Request
 from scheduler.shell import channel
 from scheduler.shell.transport import Packed
@@ -43,6 +43,7 @@ class DeviceActor:
         import ops
 
         kernel_thread()
+        keep_freed_memory()
         ops.load_all()
         self.device = device
         self.runner = DeviceRunner(device, array_module(array_module_name), self._send)

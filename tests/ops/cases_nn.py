@@ -106,6 +106,60 @@ ACTIVATION_GRADS = [
     Case("SoftsignGrad", _raw("SoftsignGrad"), lambda g, x: g / (1 + np.abs(x)) ** 2, [((3, 4), (3, 4))]),
 ]
 
+# -- the LSTM cell's update (ops.nn_rnn) ---------------------------------------------------
+
+
+def _lstm_update(gates, c, forget_bias=0.5):
+    i, j, f, o = np.split(gates, 4, axis=1)
+    new_c = c * _sigmoid(f + forget_bias) + _sigmoid(i) * np.tanh(j)
+    return [new_c, np.tanh(new_c) * _sigmoid(o)]
+
+
+def _lstm_update_grad(gates, c, dc, dh, forget_bias=0.5):
+    i, j, f, o = np.split(gates, 4, axis=1)
+    si, tj, sf, so = _sigmoid(i), np.tanh(j), _sigmoid(f + forget_bias), _sigmoid(o)
+    tc = np.tanh(c * sf + si * tj)
+    total = dc + dh * so * (1 - tc**2)
+    d_gates = [
+        total * tj * si * (1 - si),
+        total * si * (1 - tj**2),
+        total * c * sf * (1 - sf),
+        dh * tc * so * (1 - so),
+    ]
+    return [np.concatenate(d_gates, axis=1), total * sf]
+
+
+def _lstm_update_grad_op(gates, c, dc, dh):
+    new_c, _ = tf.raw_ops.LSTMCellUpdate(gates=gates, c_prev=c, forget_bias=0.5)
+    return tf.raw_ops.LSTMCellUpdateGrad(gates=gates, c_prev=c, new_c=new_c, dc=dc, dh=dh, forget_bias=0.5)
+
+
+RNN = [
+    Case(
+        "LSTMCellUpdate",
+        _raw("LSTMCellUpdate", forget_bias=0.5),
+        _lstm_update,
+        [((3, 8), (3, 2)), ((1, 20), (1, 5))],
+    ),
+    Case(
+        "LSTMCellUpdate",
+        _raw("LSTMCellUpdate", forget_bias=0.5),
+        _lstm_update,
+        [((2, 8), (2, 2))],
+        dtypes=("float64",),
+        label="float64",
+    ),
+    Case(
+        "LSTMCellUpdateGrad",
+        _lstm_update_grad_op,
+        _lstm_update_grad,
+        [((3, 8), (3, 2), (3, 2), (3, 2))],
+        grad=False,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+]
+
 # -- softmax and losses -------------------------------------------------------------------
 
 
@@ -627,6 +681,6 @@ POOL = [
     ),
 ]
 
-CASES = ACTIVATIONS + ACTIVATION_GRADS + LOSSES + MISC + CONV + POOL
+CASES = ACTIVATIONS + ACTIVATION_GRADS + RNN + LOSSES + MISC + CONV + POOL
 
 TESTED_ELSEWHERE: dict[str, str] = {}

@@ -203,6 +203,125 @@ def test_dynamic_rnn_gradient_matches_finite_differences():
     assert gx[1, 3].tolist() == [0.0, 0.0, 0.0]
 
 
+def _body_op_types(fetch):
+    """The op types in the bodies of the loops that `fetch` depends on."""
+    graph = fetch.graph
+    return {op.type for w in graph.get_operations() if w.type == "While" for op in w.attrs["body"].graph._ops}
+
+
+@pytest.mark.parametrize(
+    "make", [lambda **k: rc.BasicLSTMCell(4, **k), lambda **k: rc.LSTMCell(4, num_proj=3, **k)]
+)
+def test_lstm_cells_update_in_one_op_with_the_unfused_results(make):
+    x_value = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    results = []
+    for activation in (None, lambda z: tf.tanh(z)):  # a lambda is not fused: the plain ops
+        with tf.Graph().as_default():
+            tf.set_random_seed(3)
+            x = tf.constant(x_value)
+            outputs, state = tf.nn.dynamic_rnn(make(activation=activation), x, dtype=tf.float32)
+            loss = tf.reduce_sum(outputs * outputs) + tf.reduce_sum(state.c)
+            assert ("LSTMCellUpdate" in _body_op_types(loss)) == (activation is None)
+            results.append(run([outputs, state.c] + tf.gradients(loss, [x] + tf.trainable_variables())))
+    fused, plain = results
+    for f, p in zip(fused[:2], plain[:2]):  # the forward computes the same ops in the same order
+        np.testing.assert_array_equal(f, p)
+    for f, p in zip(fused[2:], plain[2:]):
+        np.testing.assert_allclose(f, p, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_cells_with_peepholes_or_clipping_keep_their_own_ops():
+    x = tf.constant(rng.normal(size=(2, 3, 2)).astype(np.float32))
+    outputs, _ = tf.nn.dynamic_rnn(rc.LSTMCell(4, use_peepholes=True, cell_clip=1.0), x, dtype=tf.float32)
+    assert "LSTMCellUpdate" not in _body_op_types(outputs)
+
+
+@pytest.mark.parametrize("make", [lambda: rc.BasicLSTMCell(3), lambda: rc.LSTMCell(3, num_proj=2)])
+def test_fused_lstm_gradient_matches_finite_differences(make):
+    x_value = rng.normal(size=(2, 4, 3))
+    x = tf.placeholder(tf.float64, x_value.shape)
+    cell = make()
+    outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    loss = tf.reduce_sum(outputs * tf.constant(rng.normal(size=outputs.shape.as_list()))) + tf.reduce_sum(
+        tf.square(state.c)
+    )
+    kernel, bias = cell.variables[:2]
+    grads = tf.gradients(loss, [x, kernel, bias])
+    with tf.Session("local") as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(bias.assign(rng.normal(size=bias.shape.as_list())))
+        gx, gk, gb = sess.run(grads, {x: x_value})
+        k0, b0 = sess.run([kernel, bias])
+
+        def f(xv, kv, bv):
+            kernel.load(kv, sess)
+            bias.load(bv, sess)
+            return sess.run(loss, {x: xv})
+
+        eps = 1e-6
+        for value, grad, which in [(x_value, gx, 0), (k0, gk, 1), (b0, gb, 2)]:
+            for index in list(np.ndindex(value.shape))[:: max(1, value.size // 5)]:
+                args = [x_value, k0, b0]
+                up, down = value.copy(), value.copy()
+                up[index] += eps
+                down[index] -= eps
+                numeric = (
+                    f(*args[:which], up, *args[which + 1 :]) - f(*args[:which], down, *args[which + 1 :])
+                ) / (2 * eps)
+                np.testing.assert_allclose(grad[index], numeric, rtol=1e-5, atol=1e-8)
+
+
+_LOOP_INPUT = rng.normal(size=(3, 7, 2)).astype(np.float32)
+
+
+def _loop_weight_grads(cell_fn):
+    with tf.Graph().as_default() as graph:
+        tf.set_random_seed(5)
+        x = tf.constant(_LOOP_INPUT)
+        outputs, _ = tf.nn.dynamic_rnn(cell_fn(), x, dtype=tf.float32)
+        grads = tf.gradients(tf.reduce_sum(outputs * outputs), tf.trainable_variables() + [x])
+        (while_grad,) = [op for op in graph.get_operations() if op.type == "WhileGrad"]
+        return run(grads), while_grad.attrs["stacked"] is not None
+
+
+@pytest.mark.parametrize(
+    "cell_fn", [lambda: rc.BasicLSTMCell(4), lambda: rc.GRUCell(4), lambda: rc.BasicRNNCell(4)]
+)
+def test_loop_gradients_sum_weight_gradients_over_stacked_rows(cell_fn, monkeypatch):
+    """A cell's weight gradients (x^T @ d, summed over the iterations) run once over the stacked
+    rows, in chunks on long loops, and equal the per-iteration sums."""
+    from ops import control_flow
+
+    stacked, was_stacked = _loop_weight_grads(cell_fn)
+    assert was_stacked
+    monkeypatch.setattr(control_flow, "_STACK_BYTES", 1)  # a chunk per iteration
+    chunked, _ = _loop_weight_grads(cell_fn)
+    monkeypatch.setattr(
+        control_flow, "_stack_split", lambda fn: dict.fromkeys(("stacked", "rest", "stack_info"))
+    )
+    per_iteration, was_stacked = _loop_weight_grads(cell_fn)
+    assert not was_stacked
+    for s, c, p in zip(stacked, chunked, per_iteration):
+        np.testing.assert_allclose(s, p, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(c, p, rtol=1e-5, atol=1e-6)
+
+
+def test_loop_gradients_with_other_capture_gradients_are_not_stacked():
+    """An elementwise use of a captured weight (w * x) is not a row sum: per iteration, as before."""
+    w = tf.Variable(np.arange(1, 4, dtype=np.float32))
+    xs = tf.constant(rng.normal(size=(5, 2, 3)).astype(np.float32))
+
+    def body(i, acc):
+        return i + 1, acc + tf.reduce_sum(tf.gather(xs, i) * w, axis=0)
+
+    _, total = tf.while_loop(lambda i, acc: i < 5, body, [tf.constant(0), tf.zeros([3])])
+    (grad,) = tf.gradients(tf.reduce_sum(total), [w])
+    (while_grad,) = [op for op in tf.get_default_graph().get_operations() if op.type == "WhileGrad"]
+    assert while_grad.attrs["stacked"] is None
+    np.testing.assert_allclose(run(grad), xs_sum := run(tf.reduce_sum(xs, axis=[0, 1])), rtol=1e-5)
+    assert xs_sum.shape == (3,)
+
+
 # -- static_rnn and bidirectional -----------------------------------------------------------
 
 

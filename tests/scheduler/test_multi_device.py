@@ -229,11 +229,13 @@ def test_independent_heavy_nodes_on_one_device_share_its_pool(tmp_path):
         a1 = nap(tf.constant(1.0), 0.0, name="a1")
         b1 = nap(tf.constant(2.0), 0.0, name="b1")
         c1 = a1 + b1
-    md, traced = tf.RunMetadata(), tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
-    with tf.Session(config=tf.ConfigProto(inter_op_parallelism_threads=1)) as sess:
-        assert sess.run(c1, options=traced, run_metadata=md) == 3.0
-    threads = {ns.node_name: ns.thread_id for dev in md.step_stats.dev_stats for ns in dev.node_stats}
-    assert threads["a1"] == threads["b1"]  # one thread: one after the other
+    traced = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    for config in (tf.ConfigProto(inter_op_parallelism_threads=1), None):  # None: the default, one thread
+        md = tf.RunMetadata()
+        with tf.Session(config=config) as sess:
+            assert sess.run(c1, options=traced, run_metadata=md) == 3.0
+        threads = {ns.node_name: ns.thread_id for dev in md.step_stats.dev_stats for ns in dev.node_stats}
+        assert threads["a1"] == threads["b1"]  # one thread: one after the other
 
 
 def test_a_device_waiting_for_a_transfer_keeps_running_its_other_work(tmp_path):
