@@ -332,6 +332,7 @@ class Graph:
         self._scopes = threading.local()
         self.seed: int | None = None
         self._created_at = user_location()
+        self._feed_derivers: list = []  # callables that add feeds following from a run's feeds (Session.run)
 
     # -- scope state (per thread, as in TensorFlow) --
     @property

@@ -50,6 +50,8 @@ import contextlib
 import itertools
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from ops import api
 from ops.registry import build
 from raygraph import dtypes
@@ -186,6 +188,7 @@ class DataParallel:
         self.name = name
         graph = get_default_graph()
         shards, self.weights = _split(inputs, self.devices, name)
+        graph._feed_derivers.append(_ShardFeeds(inputs, shards, self.weights))
         self.losses: list[Tensor] = []
         self._replica_outputs: list[list[Tensor]] = []
         self._created: list[list] = []
@@ -278,10 +281,14 @@ class DataParallel:
         for j in shared:
             with colocate_with(var_list[j].op):
                 pairs.append((api.add_n([g[j] for g in per_replica]), var_list[j]))
-        pairs.extend(self._all_reduce(per_replica, var_list, mirrored))
+        reduced = self._all_reduce(per_replica, var_list, mirrored)
+        pairs.extend(reduced)
         if not pairs:
             raise ValueError(f"DataParallel.minimize: no gradients for any of {[v.name for v in var_list]}")
-        return optimizer.apply_gradients(pairs, global_step=global_step, name=name)
+        first = graph.version
+        train_op = optimizer.apply_gradients(pairs, global_step=global_step, name=name)
+        _own_gradients_first(graph.get_operations()[first:], reduced)
+        return train_op
 
     def _all_reduce(self, per_replica, var_list, mirrored: list[int]) -> list:
         """One fused all-reduce per dtype: flatten, concatenate, reduce, split back."""
@@ -304,6 +311,36 @@ class DataParallel:
                         v = self.mirrors[var_list[j]][rank]
                         pairs.append((api.reshape(piece, v.shape.as_list()), v))
         return pairs
+
+
+def _own_gradients_first(update_ops: list[Operation], reduced: list) -> None:
+    """Lets each replica's updates wait for its own all-reduced gradients only.
+
+    An optimizer's updates wait for every gradient of the step (so no gradient
+    reads a variable already updated). A replica's reduced gradients come out
+    of the all-reduce, which took every replica's gradients in: once they exist,
+    every gradient computation of every replica has run, and none of them reads
+    this replica's mirrors but this replica's own. So the other replicas'
+    reduced gradients are dropped from its updates' control inputs: each would
+    cost a token sent between the devices, a round trip on the step's critical
+    path (BENCHMARKS.md, "Data parallelism").
+    """
+    owner = {g.op: _device_of(v.op) for g, v in reduced}  # reduced gradient op -> its mirror's device
+    for op in update_ops:
+        here = _device_of(op)
+        if here and any(owner.get(c, here) != here for c in op._control_inputs):
+            op._control_inputs = [c for c in op._control_inputs if owner.get(c, here) == here]
+
+
+def _device_of(op: Operation) -> str:
+    """The device op asked for, or that of the op it was made colocated with (an update, its variable's)."""
+    if op.device:
+        return op.device
+    for name in op.colocation_groups:
+        target = op.graph.get_operation_by_name(name)
+        if target.device:
+            return target.device
+    return ""
 
 
 def replicate(
@@ -346,6 +383,38 @@ def _split(inputs: list[Tensor], devices: list[str], name: str):
                 weights.append(api.divide(rows, api.cast(batch, dtypes.float32), name="weight"))
             shards.append([x[begin:end] for x in inputs])
     return shards, weights
+
+
+class _ShardFeeds:
+    """Feeds each replica only its rows, when the batch is fed (Session.run calls it with the feeds).
+
+    The shards are slices of the fed inputs made on each replica's device; when
+    the inputs are fed, the driver feeds every shard (and replica weight) itself,
+    as the same rows of the fed arrays and the same float32 quotient, so each
+    device receives its share of the batch instead of all of it (half the bytes
+    the driver writes for two replicas, and replica 1 starts sooner:
+    BENCHMARKS.md, "Data parallelism"). Inputs computed in the graph (a dataset)
+    are sliced on the devices as before.
+    """
+
+    def __init__(self, inputs: list[Tensor], shards: list[list[Tensor]], weights: list[Tensor]):
+        self.inputs, self.shards = inputs, shards
+        self.weights = [w if w.op.type != "Const" else None for w in weights]
+
+    def __call__(self, feeds: dict) -> None:
+        if not all(x in feeds for x in self.inputs) or any(s in feeds for s in self.shards[0]):
+            return
+        values = [feeds[x] for x in self.inputs]
+        batch = len(values[0]) if getattr(values[0], "ndim", 0) else 0
+        n = len(self.shards)
+        if not batch:
+            return
+        for r, (shard, weight) in enumerate(zip(self.shards, self.weights)):
+            begin, end = r * batch // n, (r + 1) * batch // n
+            for x, value in zip(shard, values):
+                feeds[x] = value[begin:end]
+            if weight is not None:
+                feeds[weight] = np.float32(end - begin) / np.float32(batch)
 
 
 def _unpack(result, rank: int):

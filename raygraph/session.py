@@ -404,6 +404,8 @@ class Session:
         self._notice_growth()
         fetch_map = _Fetches(self.graph, fetches)
         feeds = self._check_feeds(feed_dict or {})
+        for derive in self.graph._feed_derivers:  # feeds that follow from these (tf.parallel's shards)
+            derive(feeds)
         tensors = [e for e in fetch_map.elements if isinstance(e, Tensor)]
         targets = [e for e in fetch_map.elements if isinstance(e, Operation)]
         plan = self._scheduler.plan_for(tensors, list(feeds), targets)

@@ -214,6 +214,7 @@ def partition(
         for op in ops
         if registry.get(op.type).read_at_use and op.outputs[0].name in fetched_only
     }
+    sinks = _sinks(ops)
     for op in ops:
         device = placement[op.name]
         p = part(device)
@@ -240,6 +241,8 @@ def partition(
             source = placement[c.name]
             if source == device:
                 control.append(c.name)
+                continue
+            if op in sinks:  # the run waits for c's device anyway
                 continue
             token = TOKEN + c.name
             control.append(token)
@@ -273,6 +276,19 @@ def partition(
         device = producer_device[key]
         parts[device].fetches.append(key)
     return parts
+
+
+def _sinks(ops: list[Operation]) -> set[Operation]:
+    """The NoOps nothing else in the run waits for (a train op grouping updates).
+
+    A run ends when every device has run its part, so a sink NoOp's control
+    inputs on other devices are met when the run ends whether or not the sink
+    waits for them: `partition` drops them, and with them a token sent between
+    devices, a round trip at the very end of every step (BENCHMARKS.md,
+    "Data parallelism"). Its control inputs on its own device stay.
+    """
+    waited_for = {c for op in ops for c in op.control_inputs}
+    return {op for op in ops if op.type == "NoOp" and op not in waited_for}
 
 
 # -- functions: the sub-graphs of control-flow ops ----------------------------------

@@ -14,10 +14,14 @@ The Reply's fetches travel as `Packed` (Arrow IPC messages, read in place).
 Transfers go actor to actor, never through the driver: when a unit that
 produces a tensor for another device ends, the runner calls `_send`, which
 makes one `peer.receive.remote(run_id, items)` call per destination, fire and
-forget. Ray puts an argument over 100 KB in the object store once (the Arrow
-IPC message of `Packed`) and the receiver reads it there without a copy; small
-ones travel inside the call. `receive` and `abort` run in their own concurrency
-group, so transfers are never starved by runs waiting for them.
+forget. A tensor of 64 KB or more for an actor on this node is written into a
+shared-memory ring (scheduler.shell.peer_shm) and the receiver reads it there
+without a copy; to another node, or when the ring has no free slot, Ray puts
+it in the object store once (the Arrow IPC message of `Packed`) and the
+receiver reads it there, also without a copy; small ones travel inside the
+call. `receive` and `abort` run in their own concurrency group, so transfers
+are never starved by runs waiting for them. The driver sends each peer's
+handle with its node (`peers`: {device name: (handle, node id)}).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import ray
 
 from scheduler.engine.device import DeviceRunner, array_module, keep_freed_memory, kernel_thread
 from scheduler.engine.protocol import Reply, Request
-from scheduler.shell import channel
+from scheduler.shell import channel, peer_shm
 from scheduler.shell.transport import Packed
 
 
@@ -48,6 +52,8 @@ class DeviceActor:
         self.device = device
         self.runner = DeviceRunner(device, array_module(array_module_name), self._send)
         self.peers: dict[str, object] = {}
+        self.node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+        self._rings: dict[str, peer_shm.PeerRing] = {}  # peers on this node, by device name
         self._lock = threading.Lock()
         self._server = None  # the channel listener, started by the first open_channel
 
@@ -59,6 +65,7 @@ class DeviceActor:
             "array_module": self.runner.xp.__name__,
             "sessions": len(self.runner.sessions),
             "blas_threads": self.runner._blas.threads() if self.runner._blas else 0,
+            "shared_memory_peers": sorted(self._rings),  # peers sent to through scheduler.shell.peer_shm
             "raygraph_modules": sorted(m for m in sys.modules if m.split(".")[0] == "raygraph"),
             **_memory(),
         }
@@ -81,7 +88,7 @@ class DeviceActor:
             if not isinstance(request, Request):
                 raise TypeError(f"not a request: {type(request).__name__}")
             if peers:
-                self.peers.update(peers)
+                self._meet(peers)
             request.feeds = [_read_only(f) for f in request.feeds]
             reply = self.runner.run(request)
             reply.fetches = [Packed(f) for f in reply.fetches]
@@ -90,8 +97,24 @@ class DeviceActor:
             message = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
             return Reply("error", error_class="InternalError", message=message, has_plan=False)
 
+    def _meet(self, peers: dict) -> None:
+        """Records peers' handles (new ones, or a restarted peer's), with a ring for each on this node."""
+        with self._lock:
+            for name, (handle, node_id) in peers.items():
+                self.peers[name] = handle
+                old = self._rings.pop(name, None)
+                if old is not None:
+                    old.close()
+                if node_id is not None and node_id == self.node_id and peer_shm.enabled():
+                    self._rings[name] = peer_shm.PeerRing()
+
     def _send(self, destination: str, run_id, items: list) -> None:
-        packed = [(key, None if value is None else Packed(value), *rest) for key, value, *rest in items]
+        ring = self._rings.get(destination)
+        packed = []
+        for key, value, *rest in items:
+            if value is not None:
+                value = (ring.pack(value) if ring is not None else None) or Packed(value)
+            packed.append((key, value, *rest))
         self.peers[destination].receive.remote(run_id, packed)
 
     # -- transfers (their own concurrency group) --

@@ -169,7 +169,7 @@ def forget_actor(device: Device, generation: int | None = None) -> None:
 
 
 def peers_to_send(device: Device, generation: int, peers: list[Device]) -> dict | None:
-    """{peer device name: handle} the actor does not know yet (None if it knows them all).
+    """{peer device name: (handle, node id)} the actor does not know yet (None if it knows them all).
 
     Starts the peers' actors if needed, and records them as told: the caller
     sends them with its next call to the actor.
@@ -180,7 +180,7 @@ def peers_to_send(device: Device, generation: int, peers: list[Device]) -> dict 
         for peer in peers:
             handle, gen = actor_for(peer)
             if told.get(peer.name) != gen:
-                new[peer.name] = handle
+                new[peer.name] = (handle, _node_of.get(peer.name, peer.node_id))
                 told[peer.name] = gen
         return new or None
 

@@ -77,6 +77,52 @@ def test_replicas_run_on_their_devices_and_mirrors_are_not_trainable():
     assert plan.placement["h/kernel"].endswith("CPU:0")
 
 
+def test_a_fed_batch_reaches_each_replica_as_its_own_rows():
+    """The driver feeds each replica's rows and weight itself: bit-equal to slicing on the devices."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 16])
+        y = tf.placeholder(tf.int64, [None])
+        dp = tf.parallel.DataParallel(model_fn, [x, y], devices=3)
+        train_op = dp.minimize(tf.train.GradientDescentOptimizer(0.1))
+    (shards,) = g._feed_derivers
+    fetch = [dp.weights, shards.shards]
+    with tf.Session("local", graph=g, config=tf.ConfigProto(device_count={"CPU": 3})) as sess:
+        sess.run(tf.variables_initializer(tf.global_variables()))
+        feeds = {x: X[:7], y: Y[:7]}
+        derived = sess.run(fetch, feeds)  # fed by the driver (a fetched fed tensor is its feed)
+        g._feed_derivers.clear()
+        sliced = sess.run(fetch, feeds)  # computed on the devices
+        g._feed_derivers.append(shards)
+        expanded = dict(feeds)
+        shards(expanded)
+        plan = sess._scheduler.plan_for([], list(expanded), [train_op])
+    for a, b in zip(derived[0], sliced[0]):
+        assert a.dtype == b.dtype == np.float32 and a == b
+    for replica_a, replica_b in zip(derived[1], sliced[1]):
+        for a, b in zip(replica_a, replica_b):
+            np.testing.assert_array_equal(a, b)
+    assert [len(r[0]) for r in derived[1]] == [2, 2, 3]
+    for rank, part in enumerate(sorted(plan.partitions.values(), key=lambda p: p.device)):
+        assert x.name not in part.feeds and y.name not in part.feeds  # each gets its rows only
+        assert shards.shards[rank][0].name in part.feeds
+
+
+def test_each_replica_updates_after_its_own_reduced_gradients_only():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 16])
+        y = tf.placeholder(tf.int64, [None])
+        dp = tf.parallel.DataParallel(model_fn, [x, y], devices=2)
+        dp.minimize(tf.train.GradientDescentOptimizer(0.1))
+    updates = [op for op in g.get_operations() if op.type == "ApplyGradientDescent"]
+    assert len(updates) == 8
+    for op in updates:
+        var_device = op.inputs[0].op.device
+        grads = [c for c in op.control_inputs if "unpack" in c.name]
+        assert grads and all(c.device == var_device for c in grads), op.name
+
+
 def test_a_variable_made_outside_model_fn_is_shared_and_trained_once():
     def run(replicas):
         g = tf.Graph()

@@ -44,12 +44,35 @@ def test_control_dependencies_across_devices_become_tokens():
         bump = v.assign_add(np.ones(2, np.float32), name="bump")
     with tf.device("/cpu:1"):
         with tf.control_dependencies([bump]):
-            done = tf.no_op(name="done")
-    plan = plan_of([], targets=[done.op if hasattr(done, "op") else done])
+            done = tf.constant(1.0, name="done")
+    plan = plan_of([done])
     p0, p1 = plan.partitions[CPU0], plan.partitions[CPU1]
     assert (TOKEN + "bump", CPU1) in p0.sends
     assert p1.recvs == [(TOKEN + "bump", CPU0)]
     assert p1.nodes[-1].control == (TOKEN + "bump",)
+
+
+def test_a_sink_no_op_waits_only_for_its_own_device():
+    """A train op grouping updates on several devices: the run waits for every device anyway,
+    so the group keeps its own device's control inputs and sends no tokens between devices."""
+    with tf.device("/cpu:0"):
+        v = tf.Variable(np.zeros(2, np.float32), name="v")
+        bump = v.assign_add(np.ones(2, np.float32), name="bump")
+    with tf.device("/cpu:1"):
+        w = tf.Variable(np.zeros(2, np.float32), name="w")
+        bump_w = w.assign_add(np.ones(2, np.float32), name="bump_w")
+        train = tf.group(bump, bump_w, name="train")
+        with tf.control_dependencies([train]):
+            after = tf.no_op(name="after")  # waits for the group: the group is no sink
+    plan = plan_of([], targets=[train])
+    p0, p1 = plan.partitions[CPU0], plan.partitions[CPU1]
+    assert not p0.sends and not p1.recvs
+    assert [n.control for n in p1.nodes if n.name == "train"] == [("bump_w",)]
+    assert any(n.name == "bump" for n in p0.nodes)  # cpu:0 still runs its update
+    plan = plan_of([], targets=[after])
+    p0, p1 = plan.partitions[CPU0], plan.partitions[CPU1]
+    assert (TOKEN + "bump", CPU1) in p0.sends
+    assert [n.control for n in p1.nodes if n.name == "train"] == [(TOKEN + "bump", "bump_w")]
 
 
 def test_same_device_control_inputs_stay_names():
