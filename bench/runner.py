@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 
 IMPLS = ("raygraph", "numpy", "tensorflow")
@@ -58,6 +59,11 @@ def _worker(impl: str, names: list, conn, env: dict | None = None) -> None:
     """One implementation's process: builds its steps, then times one on each request."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.update(env or {})
+    tree = os.environ.get("RAYGRAPH_BENCH_TREE")
+    if tree:  # another checkout's raygraph, ops and scheduler, here and in the Ray workers started here
+        sys.path.insert(0, tree)
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p)
+        os.chdir(tree)  # Ray puts the driver's directory first on its workers' path
     from bench.workloads import WORKLOADS
 
     steps = {}
@@ -80,7 +86,8 @@ def run(names, rounds: int, impls=None, variants=()) -> dict:
     """{(workload, implementation): median seconds per unit}.
 
     `variants` are extra raygraph processes, each "label:VAR=value,VAR=value",
-    run with those environment variables (an A/B of a setting in the same rounds).
+    run with those environment variables (an A/B of a setting in the same rounds);
+    RAYGRAPH_BENCH_TREE=<path> runs another checkout's code (an A/B of two commits).
     """
     impls = [i for i in (impls or IMPLS) if i != "tensorflow" or _has_tensorflow()]
     envs = {i: {} for i in impls}

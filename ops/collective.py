@@ -64,14 +64,17 @@ class CollectiveAllReduce(Op):
 
     def kernel(xp, inputs, rank, group_size, group_key, instance_key, merge_op, final_op):
         merge = {"Add": xp.add, "Mul": xp.multiply, "Max": xp.maximum, "Min": xp.minimum}[merge_op]
-        out = xp.array(inputs[0], copy=True)
-        for x in inputs[1:]:  # rank order on every device: the same bits everywhere
+        if len(inputs) == 1:
+            out = xp.array(inputs[0], copy=True)
+        else:  # rank order on every device: the same bits everywhere; one pass makes the sum
+            out = merge(inputs[0], inputs[1])
+        for x in inputs[2:]:
             out = merge(out, x, out=out) if out.ndim else merge(out, x)
         if final_op == "Div":
             out = (
                 out / xp.asarray(group_size, dtype=out.dtype) if out.dtype.kind in "fc" else out // group_size
             )
-        return out
+        return xp.asarray(out)  # a 0-d sum comes back from numpy as a scalar
 
     def grad(op, dy):
         if op.attrs["merge_op"] != "Add":

@@ -21,12 +21,13 @@ How. Replica 0 is built on devices[0] exactly as a single-device program would
 build it (same variable names, so checkpoints are interchangeable); replica r
 builds its own *mirror* of every variable on devices[r], under
 `variable_scope("replica_r")`, initialized from replica 0's value. Rows
-[r*n//N, (r+1)*n//N) of each input go to replica r (n the run's batch),
-sliced on r's device: a fed batch travels from the driver to every device. The
-gradient of replica r is weighted by its share of the batch, so their sum is
-the gradient of the mean loss over the whole batch; all the gradients of one
-dtype are flattened into one buffer and summed with one `all_reduce` (one
-exchange per step, not one per variable). Every rank gets the same bits, and
+[r*n//N, (r+1)*n//N) of each input go to replica r (n the run's batch): a
+fed batch is cut by the driver, which feeds each replica its rows; inputs
+computed in the graph are sliced on r's device. The gradient of replica r is
+weighted by its share of the batch (its loss is, before the gradients are
+taken), so their sum is the gradient of the mean loss over the whole batch;
+all the gradients of one dtype are flattened into one buffer and summed with
+one `all_reduce` (one exchange per step, not one per variable). Every rank gets the same bits, and
 `minimize` calls the optimizer's apply_gradients once for all replicas (one
 global step, one set of Adam powers): replicas stay identical, and training
 matches a single device on the combined batch to float32 rounding.
@@ -269,10 +270,10 @@ class DataParallel:
         for rank, (dev, loss, weight) in enumerate(zip(self.devices, self.losses, self.weights)):
             replica_vars = [self.mirrors[v][rank] if v in self.mirrors else v for v in var_list]
             with device(dev), name_scope(f"{self.name}/replica_{rank}/"):
-                gvs = optimizer.compute_gradients(loss, var_list=replica_vars)
-                scaled = [
-                    None if g is None else api.multiply(_dense(g), api.cast(weight, g.dtype)) for g, _ in gvs
-                ]
+                # weighted at the loss, a scalar, rather than every gradient (a pass over all of them)
+                weighted = loss if len(self.devices) == 1 else loss * api.cast(weight, loss.dtype)
+                gvs = optimizer.compute_gradients(weighted, var_list=replica_vars)
+                scaled = [None if g is None else _dense(g) for g, _ in gvs]
             per_replica.append(scaled)
         for j, v in enumerate(var_list):
             if per_replica[0][j] is None:
