@@ -29,7 +29,7 @@ made only of such row sums (`_stack_split`), WhileGrad collects its per-iteratio
 inputs and runs it once per chunk of stacked rows: one [k, T*B] @ [T*B, n]
 product instead of T small ones and T in-place sums of a [k, n] weight gradient,
 and no helper thread contending with the chain for the GIL (BENCHMARKS.md,
-recurrent workloads). Chunks (`_STACK_BYTES`) bound the memory the stacked rows
+"LSTM language model"). Chunks (`_STACK_BYTES`) bound the memory the stacked rows
 take on long sequences.
 """
 

@@ -16,7 +16,7 @@ tensors ([32, 200] in the language model of bench/rnn.py), where an op's cost is
 its dispatch (~5-10 us of Python and numpy per op), not its arithmetic. The
 unfused cell is ~15 ops forward and ~35 backward per time step; fused, they are
 one each, so a 20-step loop runs ~900 fewer kernels per train step
-(BENCHMARKS.md, recurrent workloads). TensorFlow makes the same trade in its
+(BENCHMARKS.md, "LSTM language model"). TensorFlow makes the same trade in its
 LSTMBlockCell. The forward kernel computes exactly what the unfused ops compute,
 in the same order, so results are bit-equal to the unfused graph's; the
 gradient recomputes the gate activations from `gates` (four transcendentals on

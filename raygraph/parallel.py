@@ -324,7 +324,7 @@ def _own_gradients_first(update_ops: list[Operation], reduced: list) -> None:
     this replica's mirrors but this replica's own. So the other replicas'
     reduced gradients are dropped from its updates' control inputs: each would
     cost a token sent between the devices, a round trip on the step's critical
-    path (BENCHMARKS.md, "Data parallelism").
+    path (BENCHMARKS.md, "Data parallelism: two replicas").
     """
     owner = {g.op: _device_of(v.op) for g, v in reduced}  # reduced gradient op -> its mirror's device
     for op in update_ops:
@@ -394,7 +394,7 @@ class _ShardFeeds:
     as the same rows of the fed arrays and the same float32 quotient, so each
     device receives its share of the batch instead of all of it (half the bytes
     the driver writes for two replicas, and replica 1 starts sooner:
-    BENCHMARKS.md, "Data parallelism"). Inputs computed in the graph (a dataset)
+    BENCHMARKS.md, "Data parallelism: two replicas"). Inputs computed in the graph (a dataset)
     are sliced on the devices as before.
     """
 

@@ -288,7 +288,7 @@ class DeviceRunner:
         queued for it, and took the core the split products use. Measured with
         inter_op_parallelism_threads 1 against the old default (the cores): LSTM
         step 26.1 vs 30.5 ms, cnn 2.17 vs 2.35 ms, mlp 4.02 vs 4.10 ms
-        (BENCHMARKS.md, recurrent workloads). An explicit setting is honoured.
+        (BENCHMARKS.md, "LSTM language model"). An explicit setting is honoured.
         """
         size = (inter or 1) - 1
         if size <= 0:
@@ -470,7 +470,7 @@ def keep_freed_memory() -> None:
     (mmap) and returns them when freed, so a device allocating the same
     tensors step after step faults every page in again, zeroed by the kernel:
     measured ~5,000 page faults and a third of the device's CPU time in the
-    kernel on the LSTM step (BENCHMARKS.md, recurrent workloads). TensorFlow's
+    kernel on the LSTM step (BENCHMARKS.md, "LSTM language model"). TensorFlow's
     allocator keeps its memory too. Blocks up to HEAP_MMAP_ABOVE now come from
     the heap, and up to HEAP_RETAINED of free memory stays there; larger ones
     still map and unmap. No-op where the C library has no mallopt (not glibc).

@@ -285,7 +285,7 @@ def _sinks(ops: list[Operation]) -> set[Operation]:
     inputs on other devices are met when the run ends whether or not the sink
     waits for them: `partition` drops them, and with them a token sent between
     devices, a round trip at the very end of every step (BENCHMARKS.md,
-    "Data parallelism"). Its control inputs on its own device stay.
+    "Data parallelism: two replicas"). Its control inputs on its own device stay.
     """
     waited_for = {c for op in ops for c in op.control_inputs}
     return {op for op in ops if op.type == "NoOp" and op not in waited_for}

@@ -4,7 +4,7 @@ A transfer between two device actors is a Ray call (scheduler.shell.actor).
 Ray puts an argument over 100 KB into its object store, which costs ~6 ms for
 the 6.4 MB gradient of the data-parallel benchmark on these machines (the
 store faults its pages in afresh for every object: BENCHMARKS.md,
-"Multi-device"), on the sending device's compute thread. When both actors run
+"Data parallelism: two replicas"), on the sending device's compute thread. When both actors run
 on one node, a large tensor is instead written into a shared-memory file that
 the sender keeps mapped and reuses, and the call carries only (path, slot,
 length): the receiver maps the file once and reads the tensor in place, with
