@@ -29,6 +29,7 @@ dgates [32, 800] @ W^T) run as (b @ a.T).T: OpenBLAS's transposed-B kernel is
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,7 +68,8 @@ def width() -> int:
 def _executor() -> ThreadPoolExecutor:
     with _lock:
         if not _pool:
-            _pool.append(ThreadPoolExecutor(7, thread_name_prefix="raygraph-intra-op"))
+            cores = os.cpu_count() or 2  # threads are made as products need them, at most one per core
+            _pool.append(ThreadPoolExecutor(cores, thread_name_prefix="raygraph-intra-op"))
         return _pool[0]
 
 

@@ -415,7 +415,7 @@ class _ShardFeeds:
             for x, value in zip(shard, values):
                 feeds[x] = value[begin:end]
             if weight is not None:
-                feeds[weight] = np.float32(end - begin) / np.float32(batch)
+                feeds[weight] = np.asarray(np.float32(end - begin) / np.float32(batch))
 
 
 def _unpack(result, rank: int):

@@ -98,10 +98,18 @@ class DeviceActor:
             return Reply("error", error_class="InternalError", message=message, has_plan=False)
 
     def _meet(self, peers: dict) -> None:
-        """Records peers' handles (new ones, or a restarted peer's), with a ring for each on this node."""
+        """Records peers' handles, with a ring for each on this node.
+
+        A peer told again with the same actor (another driver's session) keeps its
+        ring, whose slots may hold tensors in flight; a restarted peer (a new
+        actor) gets a new one.
+        """
         with self._lock:
             for name, (handle, node_id) in peers.items():
+                known = self.peers.get(name)
                 self.peers[name] = handle
+                if known is not None and _actor_id(known) == _actor_id(handle) and name in self._rings:
+                    continue
                 old = self._rings.pop(name, None)
                 if old is not None:
                     old.close()
@@ -130,6 +138,11 @@ class DeviceActor:
 
     def close_session(self, session_id: str) -> None:
         self.runner.close_session(session_id)
+
+
+def _actor_id(handle):
+    """The identity of the actor a handle names (handles are new objects each time they arrive)."""
+    return getattr(handle, "_actor_id", handle)
 
 
 def _memory() -> dict:

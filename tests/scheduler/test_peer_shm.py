@@ -106,3 +106,26 @@ def test_devices_of_one_node_exchange_large_tensors_through_shared_memory():
         cpu1 = next(d for d in sess._scheduler.devices if d.endswith("CPU:1"))
         pinged = ray.get(runtime.existing_actor(cpu0).ping.remote())
     assert cpu1 in pinged["shared_memory_peers"]  # (and any peer an earlier test sent to)
+
+
+class _Handle:
+    def __init__(self, actor_id):
+        self._actor_id = actor_id
+
+
+def test_an_actor_keeps_a_peers_ring_until_that_peer_is_a_new_actor():
+    from scheduler.shell.actor import DeviceActor
+
+    actor = DeviceActor("/job:worker/replica:0/task:0/device:CPU:0")
+    actor.node_id = "node-a"
+    try:
+        actor._meet({"cpu1": (_Handle("actor-1"), "node-a"), "far": (_Handle("actor-2"), "node-b")})
+        assert sorted(actor._rings) == ["cpu1"]  # the peer on another node goes through Ray
+        ring = actor._rings["cpu1"]
+        actor._meet({"cpu1": (_Handle("actor-1"), "node-a")})  # told again (another driver)
+        assert actor._rings["cpu1"] is ring
+        actor._meet({"cpu1": (_Handle("actor-1b"), "node-a")})  # restarted: a new actor
+        assert actor._rings["cpu1"] is not ring and not any(s.path for s in ring.slots)
+    finally:
+        for ring in actor._rings.values():
+            ring.close()
