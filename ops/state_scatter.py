@@ -121,13 +121,7 @@ class _Scatter(Op, register=False):
         return ref.dtype, ref.shape
 
 
-class _ScatterNd(Op, register=False):
-    inputs = ("ref", "indices", "updates")
-    ref_inputs = ("ref",)
-    same_dtype = ("ref", "updates")
-    stateful = True
-    differentiable = False
-
+class _ScatterNd(_Scatter, register=False):
     def infer(ref, indices, updates, use_locking):
         check_dtype(indices, "int", "indices")
         expected = TensorShape(None)

@@ -36,7 +36,7 @@ import ray
 
 from scheduler.engine.device import DeviceRunner, array_module, keep_freed_memory, kernel_thread
 from scheduler.engine.protocol import Reply, Request
-from scheduler.shell import channel, peer_shm
+from scheduler.shell import channel, peer_shm, shm
 from scheduler.shell.transport import Packed
 
 
@@ -113,7 +113,7 @@ class DeviceActor:
                 old = self._rings.pop(name, None)
                 if old is not None:
                     old.close()
-                if node_id is not None and node_id == self.node_id and peer_shm.enabled():
+                if node_id is not None and node_id == self.node_id and shm.enabled():
                     self._rings[name] = peer_shm.PeerRing()
 
     def _send(self, destination: str, run_id, items: list) -> None:

@@ -135,10 +135,6 @@ class FrameError(ConnectionError):
     """A frame that breaks the protocol: its connection is dropped."""
 
 
-def shm_enabled() -> bool:
-    return os.environ.get("RAYGRAPH_SHM", "1") != "0" and os.path.isdir("/dev/shm")
-
-
 # -- the driver side -------------------------------------------------------------------
 
 
@@ -158,7 +154,7 @@ class Channel:
         self._poll = _poller(self.conn)
         self.outstanding: deque = deque()
         local = ray.is_initialized() and node_id == ray.get_runtime_context().get_node_id()
-        self.arena = shm.FeedArena() if local and shm_enabled() else None
+        self.arena = shm.FeedArena() if local and shm.enabled() else None
 
     def pack_feeds(self, arrays: list) -> list:
         """The run's feeds as they travel: large ones through shared memory when local."""

@@ -30,10 +30,8 @@ from __future__ import annotations
 import atexit
 import collections
 import mmap
-import os
 import secrets
 import threading
-import warnings
 import weakref
 
 import numpy as np
@@ -44,12 +42,7 @@ from scheduler.shell import shm
 SLOTS = 4
 HEADER = 64  # byte 0: the busy flag; the tensor's Arrow IPC message starts here
 MAPS_KEPT = 64  # receiver side: the (ring, slot) mappings kept, most recently used
-_warned = False
-
-
-def enabled() -> bool:
-    """Whether transfers on one node go through shared memory (RAYGRAPH_SHM=0 turns it off, as for feeds)."""
-    return os.environ.get("RAYGRAPH_SHM", "1") != "0" and os.path.isdir(shm.SHM_DIR)
+INSTEAD = "tensors between device actors of this node go through Ray's object store instead"
 
 
 class PeerShmTensor:
@@ -94,7 +87,7 @@ class PeerRing:
                 slot.fit(HEADER + length)
             except OSError as e:
                 slot.close()
-                _warn_once(HEADER + length, e)
+                shm._warn_once(HEADER + length, e, INSTEAD)
                 return None
             slot.map[0] = 1
             view = pa.py_buffer(memoryview(slot.map)[HEADER : HEADER + length])
@@ -117,20 +110,6 @@ def _close_all() -> None:
         ring.close()
 
 
-def _warn_once(need: int, error: OSError) -> None:
-    global _warned
-    if _warned:
-        return
-    _warned = True
-    warnings.warn(
-        f"raygraph: cannot make a shared-memory file of {need} bytes in {shm.SHM_DIR} "
-        f"({error.strerror or error}); tensors between device actors of this node go through "
-        "Ray's object store instead, which is slower. (Said once per process.)",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-
-
 # -- the receiver side ------------------------------------------------------------
 
 _maps: collections.OrderedDict = collections.OrderedDict()  # (ring, slot) -> (path, mmap)
@@ -150,14 +129,7 @@ def _mapping(path: str, ring: str, slot: int) -> mmap.mmap:
     with _maps_lock:
         entry = _maps.get((ring, slot))
         if entry is None or entry[0] != path:
-            if not os.path.basename(path).startswith(shm.PREFIX):
-                raise ValueError(f"not a raygraph shared-memory file: {path!r}")
-            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                mapped = mmap.mmap(fd, 0)
-            finally:
-                os.close(fd)
-            shm._unlink(path)  # both ends hold it now: nothing needs the name
+            mapped = shm._map_and_unlink(path, writable=True)  # writable: the busy flag
             if entry is not None:
                 shm._close_map(entry[1])
             entry = _maps[(ring, slot)] = (path, mapped)

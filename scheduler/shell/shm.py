@@ -60,7 +60,12 @@ SHM_DIR = "/dev/shm"
 PREFIX = "raygraph-"
 NAME_TRIES = 16
 _ALIGN = 64
-_warned = False
+_warned: set = set()  # the fallbacks already warned about
+
+
+def enabled() -> bool:
+    """Whether tensors on one node go through shared memory (RAYGRAPH_SHM=0 turns it off)."""
+    return os.environ.get("RAYGRAPH_SHM", "1") != "0" and os.path.isdir(SHM_DIR)
 
 
 class ShmTensor:
@@ -191,18 +196,20 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _warn_once(need: int, error: OSError) -> None:
-    global _warned
-    if _warned:
+FEEDS_INSTEAD = "feeds that do not fit go through the session's socket instead"
+
+
+def _warn_once(need: int, error: OSError, instead: str = FEEDS_INSTEAD) -> None:
+    """Says, once per process and fallback, that shared memory is short and what is done instead."""
+    if instead in _warned:
         return
-    _warned = True
+    _warned.add(instead)
     warnings.warn(
         f"raygraph: cannot make a shared-memory file of {need} bytes in {SHM_DIR} "
-        f"({error.strerror or error}); feeds that do not fit go through the session's socket "
-        f"instead, which is slower. A full {SHM_DIR} can be given more space (docker run "
-        "--shm-size). (Said once per process.)",
+        f"({error.strerror or error}); {instead}, which is slower. A full {SHM_DIR} can be "
+        "given more space (docker run --shm-size). (Said once per process.)",
         RuntimeWarning,
-        stacklevel=2,
+        stacklevel=3,
     )
 
 
@@ -274,20 +281,26 @@ def _attach(path: str, slot: int, offset: int, length: int, is_bool: bool) -> np
     slots = _mapped.__dict__.setdefault("slots", {})
     entry = slots.get(slot)
     if entry is None or entry[0] != path:
-        if not os.path.basename(path).startswith(PREFIX):
-            raise ValueError(f"not a raygraph shared-memory file: {path!r}")
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        _unlink(path)  # both ends hold it now: nothing needs the name
+        mapped = _map_and_unlink(path)
         if entry is not None:
             _close_map(entry[1])
         entry = slots[slot] = (path, mapped)
     buffer = pa.py_buffer(memoryview(entry[1])[offset : offset + length])
     array = pa.ipc.read_tensor(pa.BufferReader(buffer)).to_numpy()
     return array.view(np.bool_) if is_bool else array
+
+
+def _map_and_unlink(path: str, writable: bool = False) -> mmap.mmap:
+    """Maps a raygraph file another process made, then removes its name: both ends hold it now."""
+    if not os.path.basename(path).startswith(PREFIX):
+        raise ValueError(f"not a raygraph shared-memory file: {path!r}")
+    fd = os.open(path, (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        mapped = mmap.mmap(fd, 0) if writable else mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    _unlink(path)
+    return mapped
 
 
 def release_thread_maps() -> None:

@@ -18,7 +18,7 @@ import ray
 import raygraph as tf
 from scheduler.shell import peer_shm, runtime, shm
 
-pytestmark = pytest.mark.skipif(not peer_shm.enabled(), reason="no /dev/shm")
+pytestmark = pytest.mark.skipif(not shm.enabled(), reason="no /dev/shm")
 ray_cluster = pytest.mark.usefixtures("ray_cluster")
 
 
@@ -74,7 +74,7 @@ def test_no_room_in_dev_shm_sends_through_ray_with_one_warning(monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(shm, "_create", full)
-    monkeypatch.setattr(peer_shm, "_warned", False)
+    monkeypatch.setattr(shm, "_warned", set())
     ring = peer_shm.PeerRing()
     with pytest.warns(RuntimeWarning, match="object store"):
         assert ring.pack(np.ones((256, 256), np.float32)) is None

@@ -33,7 +33,7 @@ MB = 1 << 20
 
 @pytest.fixture(autouse=True)
 def fresh_warning(monkeypatch):
-    monkeypatch.setattr(shm, "_warned", False, raising=False)
+    monkeypatch.setattr(shm, "_warned", set())
 
 
 def _ours() -> list[str]:
